@@ -1,0 +1,192 @@
+//! The entry point for tool authors on an rmcp server: run the upstream call with the
+//! principal's token and, on a refusal, answer in the shape the client supports.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use rmcp::model::{CallToolResponse, CallToolResult};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer};
+use scopeup::{Connection, Engine, RefusalOutcome, TokenStatus};
+use scopeup_core::ports::SystemClock;
+use scopeup_core::{Clock, HttpResponse, Principal, ProviderId, ScopeSet};
+use serde_json::json;
+
+use crate::answer::{ToolRequest, answer, engine_error_result, error_result};
+use crate::notify::CompletionNotifier;
+use crate::profile::{AnswerShape, ClientProfile};
+use crate::request_state::{RequestStateKey, verify_request_state};
+
+/// scopeup for the tools of one rmcp server. Cheap to clone.
+#[derive(Clone)]
+pub struct ScopeupMcp {
+    engine: Engine,
+    notifier: Arc<CompletionNotifier>,
+    state_key: RequestStateKey,
+    clock: Arc<dyn Clock>,
+}
+
+/// What the tool's upstream call came to.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum UpstreamResult {
+    /// The call succeeded; this is the tool's answer.
+    Done(CallToolResult),
+    /// The upstream API answered with a non-success status (or, like Slack, a success status
+    /// whose body says it refused): its status, headers and body, for the engine to classify.
+    Refused(HttpResponse),
+    /// The call failed before an answer arrived (timeout, connection refused); a sentence for
+    /// the user.
+    Failed(String),
+}
+
+impl ScopeupMcp {
+    /// The glue over `engine`. `notifier` must be the one passed to the engine builder's
+    /// `observer`, and every instance of the host must share `state_key`.
+    pub fn new(
+        engine: Engine,
+        notifier: Arc<CompletionNotifier>,
+        state_key: RequestStateKey,
+    ) -> Self {
+        Self {
+            engine,
+            notifier,
+            state_key,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Uses `clock` instead of the system clock to check `requestState` expiry and to forget
+    /// expired registrations. Pass the engine's clock when it is not the system clock.
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        Self { clock, ..self }
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The completion notifier, for `Engine::builder(..).observer(..)`.
+    pub fn notifier(&self) -> Arc<CompletionNotifier> {
+        self.notifier.clone()
+    }
+
+    /// Runs `call` with the principal's token at `provider`; on a refusal, or when the
+    /// principal has not connected the provider yet, answers in the best shape the client
+    /// supports.
+    ///
+    /// A retry that carries a `requestState` must carry one this server issued for the same
+    /// principal, tool and arguments, else it is refused with `invalid_params` and nothing else
+    /// happens. The grant is checked afresh on every call: while the user has not finished, a
+    /// retry is answered with the same pending elicitation. Engine failures (a store outage, a
+    /// failed refresh) become tool results with `isError: true` that say nothing was lost.
+    #[tracing::instrument(
+        name = "ScopeupMcp::call_upstream",
+        skip_all,
+        fields(provider = %provider, tool = request.name)
+    )]
+    pub async fn call_upstream<F, Fut>(
+        &self,
+        context: &RequestContext<RoleServer>,
+        principal: &Principal,
+        provider: &ProviderId,
+        request: ToolRequest<'_>,
+        call: F,
+    ) -> Result<CallToolResponse, ErrorData>
+    where
+        F: FnOnce(Connection) -> Fut,
+        Fut: Future<Output = UpstreamResult>,
+    {
+        if let Some(state) = request.request_state {
+            let elicitation = verify_request_state(
+                &self.state_key,
+                state,
+                principal,
+                request.name,
+                request.arguments,
+                self.clock.now(),
+            )?;
+            tracing::debug!(%elicitation, "retry after an elicitation");
+        }
+
+        let connection = match self.engine.token_for(principal, provider).await {
+            Ok(TokenStatus::Ready(connection)) => connection,
+            // Not connected yet (or any other status without a usable token): connect with
+            // the provider's baseline scopes.
+            Ok(_) => {
+                let outcome = self
+                    .engine
+                    .connect(principal, provider, &ScopeSet::new())
+                    .await;
+                return self.answer_outcome(context, principal, request, outcome);
+            }
+            Err(error) => return Ok(engine_failure(&error).into()),
+        };
+
+        let held = connection.scopes.clone();
+        match call(connection).await {
+            UpstreamResult::Done(result) => Ok(result.into()),
+            UpstreamResult::Refused(response) => {
+                let outcome = self
+                    .engine
+                    .handle_refusal(principal, provider, &response, &held)
+                    .await;
+                self.answer_outcome(context, principal, request, outcome)
+            }
+            UpstreamResult::Failed(message) => {
+                Ok(error_result(message, json!({ "status": "call_failed" })).into())
+            }
+        }
+    }
+
+    /// Answers an outcome the tool got from the engine itself, in the shape the client of
+    /// `context` supports. For the `-32042` shape the session is registered with the
+    /// completion notifier.
+    pub fn answer(
+        &self,
+        context: &RequestContext<RoleServer>,
+        principal: &Principal,
+        request: ToolRequest<'_>,
+        outcome: &RefusalOutcome,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let shape = ClientProfile::from_context(context).answer_shape();
+        tracing::debug!(?shape, "answering a refused call");
+
+        if shape == AnswerShape::UrlElicitationError
+            && let RefusalOutcome::Elicit(ticket) = outcome
+        {
+            self.notifier
+                .register(ticket, context.peer.clone(), self.clock.now());
+        }
+        answer(outcome, shape, &self.state_key, principal, &request)
+    }
+
+    fn answer_outcome(
+        &self,
+        context: &RequestContext<RoleServer>,
+        principal: &Principal,
+        request: ToolRequest<'_>,
+        outcome: Result<RefusalOutcome, scopeup::EngineError>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        match outcome {
+            Ok(outcome) => self.answer(context, principal, request, &outcome),
+            Err(error) => Ok(engine_failure(&error).into()),
+        }
+    }
+}
+
+impl fmt::Debug for ScopeupMcp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScopeupMcp")
+            .field("notifier", &self.notifier)
+            .field("state_key", &self.state_key)
+            .finish_non_exhaustive()
+    }
+}
+
+fn engine_failure(error: &scopeup::EngineError) -> CallToolResult {
+    tracing::debug!(%error, "engine failed during a tool call");
+    engine_error_result(error)
+}

@@ -1,0 +1,169 @@
+//! What the engine keeps in the store, under which hashed keys, and the read-modify-write helper
+//! that keeps concurrent updates from losing each other.
+
+use std::time::Duration;
+
+use scopeup_core::{ElicitationId, PkceVerifier, ProviderId, ScopeSet, Store, StoreKey, UnixTime};
+use serde::Deserialize;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::EngineError;
+
+/// How often a compare-and-swap update is retried before giving up.
+const MAX_UPDATE_ATTEMPTS: usize = 8;
+
+pub(crate) fn grant_key(subject: &str, provider: &ProviderId) -> StoreKey {
+    StoreKey::hashed("grant", &[subject, provider.as_str()])
+}
+
+pub(crate) fn elicitation_key(id: &ElicitationId) -> StoreKey {
+    StoreKey::hashed("elicitation", &[id.as_str()])
+}
+
+pub(crate) fn elicitation_index_key(
+    subject: &str,
+    provider: &ProviderId,
+    needed: &ScopeSet,
+) -> StoreKey {
+    StoreKey::hashed(
+        "elicitation-index",
+        &[subject, provider.as_str(), &needed.to_string()],
+    )
+}
+
+pub(crate) fn decline_key(subject: &str, provider: &ProviderId, needed: &ScopeSet) -> StoreKey {
+    StoreKey::hashed(
+        "decline",
+        &[subject, provider.as_str(), &needed.to_string()],
+    )
+}
+
+pub(crate) fn rate_key(subject: &str) -> StoreKey {
+    StoreKey::hashed("rate", &[subject])
+}
+
+pub(crate) fn oauth_state_key(state: &str) -> StoreKey {
+    StoreKey::hashed("oauth-state", &[state])
+}
+
+pub(crate) fn csrf_key(id: &ElicitationId, browser: &str) -> StoreKey {
+    StoreKey::hashed("csrf", &[id.as_str(), browser])
+}
+
+/// The principal as it appears in audit events: a hash, never the subject.
+pub(crate) fn principal_label(subject: &str) -> String {
+    StoreKey::hashed("principal", &[subject])
+        .as_str()
+        .rsplit(':')
+        .next()
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// The single-use OAuth state of one authorization under way.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct OAuthState {
+    pub(crate) elicitation: ElicitationId,
+    pub(crate) provider: ProviderId,
+    /// The browser binding cookie's value, which must come back with the callback.
+    pub(crate) browser: String,
+    pub(crate) verifier: PkceVerifier,
+    pub(crate) requested: ScopeSet,
+}
+
+/// A remembered decline.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Decline {
+    pub(crate) elicitation: ElicitationId,
+    pub(crate) until: UnixTime,
+}
+
+/// A principal's rate-limit window.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct RateWindow {
+    pub(crate) started: UnixTime,
+    pub(crate) count: u32,
+}
+
+pub(crate) async fn load<T: DeserializeOwned>(
+    store: &dyn Store,
+    key: &StoreKey,
+) -> Result<Option<T>, EngineError> {
+    let Some(bytes) = store.get(key).await? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(EngineError::Record)
+}
+
+pub(crate) async fn save<T: Serialize>(
+    store: &dyn Store,
+    key: &StoreKey,
+    value: &T,
+    ttl: Option<Duration>,
+) -> Result<(), EngineError> {
+    store.put(key, encode(value)?, ttl).await?;
+    Ok(())
+}
+
+pub(crate) async fn take<T: DeserializeOwned>(
+    store: &dyn Store,
+    key: &StoreKey,
+) -> Result<Option<T>, EngineError> {
+    let Some(bytes) = store.take(key).await? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(EngineError::Record)
+}
+
+/// Creates `value` under `key` only if nothing live is there. Returns whether it was created.
+pub(crate) async fn create<T: Serialize>(
+    store: &dyn Store,
+    key: &StoreKey,
+    value: &T,
+    ttl: Option<Duration>,
+) -> Result<bool, EngineError> {
+    Ok(store
+        .compare_and_swap(key, None, Some(encode(value)?), ttl)
+        .await?)
+}
+
+/// Reads, changes and writes back a record with compare-and-swap, retrying when another writer
+/// got there first. `change` sees the current value (or `None`) and returns the new value (or
+/// `None` to leave the record alone) and a result for the caller.
+pub(crate) async fn update<T, R>(
+    store: &dyn Store,
+    key: &StoreKey,
+    ttl: Option<Duration>,
+    mut change: impl FnMut(Option<T>) -> Result<(Option<T>, R), EngineError>,
+) -> Result<R, EngineError>
+where
+    T: Serialize + DeserializeOwned,
+{
+    for _ in 0..MAX_UPDATE_ATTEMPTS {
+        let current = store.get(key).await?;
+        let decoded = match &current {
+            Some(bytes) => Some(serde_json::from_slice(bytes).map_err(EngineError::Record)?),
+            None => None,
+        };
+        let (next, result) = change(decoded)?;
+        let Some(next) = next else {
+            return Ok(result);
+        };
+        let swapped = store
+            .compare_and_swap(key, current.as_deref(), Some(encode(&next)?), ttl)
+            .await?;
+        if swapped {
+            return Ok(result);
+        }
+    }
+    Err(EngineError::Contention)
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, EngineError> {
+    serde_json::to_vec(value).map_err(EngineError::Record)
+}

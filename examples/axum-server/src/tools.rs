@@ -1,0 +1,226 @@
+//! The example's MCP tools: notes at the upstream API, each needing a different scope.
+//!
+//! Every tool follows one pattern: read the principal the middleware put in the request's
+//! extensions, then let `ScopeupMcp::call_upstream` hand it the upstream token and turn a
+//! refusal into the answer shape the client supports.
+
+use std::sync::Arc;
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::tool::RequestState;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{
+    CallToolResponse, CallToolResult, ContentBlock, ServerCapabilities, ServerConfig,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
+use scopeup_core::{HttpResponse, Principal, ProviderId};
+use scopeup_mcp::{ScopeupMcp, ToolRequest, UpstreamResult};
+use serde::{Deserialize, Serialize};
+
+/// The MCP server of the example.
+#[derive(Clone)]
+pub struct NotesServer {
+    scopeup: Arc<ScopeupMcp>,
+    provider: ProviderId,
+    api_base: url::Url,
+    http: reqwest::Client,
+    tool_router: ToolRouter<Self>,
+}
+
+/// Arguments of `list_notes`.
+#[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
+pub(crate) struct ListNotes {}
+
+/// Arguments of `create_note`.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub(crate) struct CreateNote {
+    /// The note's title.
+    pub(crate) title: String,
+    /// The note's text.
+    #[serde(default)]
+    pub(crate) body: String,
+}
+
+/// Arguments of `delete_note`.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub(crate) struct DeleteNote {
+    /// The id of the note to delete.
+    pub(crate) id: u64,
+}
+
+#[tool_router]
+impl NotesServer {
+    /// A server whose tools call the notes API at `api_base`.
+    pub fn new(
+        scopeup: Arc<ScopeupMcp>,
+        provider: ProviderId,
+        api_base: url::Url,
+    ) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Self {
+            scopeup,
+            provider,
+            api_base,
+            http,
+            tool_router: Self::tool_router(),
+        })
+    }
+
+    /// Lists the user's notes. Needs `notes:read`.
+    #[tool(description = "List your notes. Needs the notes:read scope.")]
+    async fn list_notes(
+        &self,
+        Parameters(arguments): Parameters<ListNotes>,
+        RequestState(request_state): RequestState,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let url = self.api_url("api/notes")?;
+        self.run(
+            &context,
+            "list_notes",
+            &arguments,
+            request_state,
+            |http, token| http.get(url).bearer_auth(token),
+        )
+        .await
+    }
+
+    /// Creates a note. Needs `notes:write`.
+    #[tool(description = "Create a note with a title and a body. Needs the notes:write scope.")]
+    async fn create_note(
+        &self,
+        Parameters(arguments): Parameters<CreateNote>,
+        RequestState(request_state): RequestState,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let url = self.api_url("api/notes")?;
+        let body = serde_json::json!({ "title": arguments.title, "body": arguments.body });
+        self.run(
+            &context,
+            "create_note",
+            &arguments,
+            request_state,
+            |http, token| http.post(url).bearer_auth(token).json(&body),
+        )
+        .await
+    }
+
+    /// Deletes a note. Needs `notes:delete`.
+    #[tool(description = "Delete a note by its id. Needs the notes:delete scope.")]
+    async fn delete_note(
+        &self,
+        Parameters(arguments): Parameters<DeleteNote>,
+        RequestState(request_state): RequestState,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let mut url = self.api_url("api/notes/")?;
+        url.path_segments_mut()
+            .map_err(|()| ErrorData::internal_error("the API base URL cannot take a path", None))?
+            .pop_if_empty()
+            .push(&arguments.id.to_string());
+        self.run(
+            &context,
+            "delete_note",
+            &arguments,
+            request_state,
+            |http, token| http.delete(url).bearer_auth(token),
+        )
+        .await
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for NotesServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build()).with_instructions(
+            "Notes tools. When a tool answers that a scope is missing, give the user the link; \
+             retry after they finish.",
+        )
+    }
+}
+
+impl NotesServer {
+    async fn run(
+        &self,
+        context: &RequestContext<RoleServer>,
+        tool: &str,
+        arguments: &impl Serialize,
+        request_state: Option<String>,
+        build: impl FnOnce(&reqwest::Client, &str) -> reqwest::RequestBuilder,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let principal = principal(context)?;
+        let arguments = serde_json::to_value(arguments)
+            .map_err(|error| ErrorData::internal_error(error.to_string(), None))?;
+        let request = ToolRequest::new(tool, arguments.as_object())
+            .with_request_state(request_state.as_deref());
+        let http = self.http.clone();
+        self.scopeup
+            .call_upstream(
+                context,
+                &principal,
+                &self.provider,
+                request,
+                |connection| async move {
+                    let request = build(&http, connection.access_token.expose_secret());
+                    call_api(request).await
+                },
+            )
+            .await
+    }
+
+    fn api_url(&self, path: &str) -> Result<url::Url, ErrorData> {
+        let base = self.api_base.as_str().trim_end_matches('/');
+        url::Url::parse(&format!("{base}/{path}"))
+            .map_err(|error| ErrorData::internal_error(error.to_string(), None))
+    }
+}
+
+/// The principal the `require_principal` middleware put in the HTTP request's extensions.
+fn principal(context: &RequestContext<RoleServer>) -> Result<Principal, ErrorData> {
+    context
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Principal>())
+        .cloned()
+        .ok_or_else(|| {
+            ErrorData::invalid_request("the request carries no authenticated principal", None)
+        })
+}
+
+/// Sends one API request and sorts the answer into success, refusal or transport failure.
+async fn call_api(request: reqwest::RequestBuilder) -> UpstreamResult {
+    let response = match request.send().await {
+        Ok(response) => response,
+        Err(error) => {
+            return UpstreamResult::Failed(format!("the notes API is unreachable: {error}"));
+        }
+    };
+    let status = response.status().as_u16();
+    let headers: Vec<(String, String)> = response
+        .headers()
+        .iter()
+        .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_owned())))
+        .collect();
+    let body = match response.bytes().await {
+        Ok(body) => body.to_vec(),
+        Err(error) => {
+            return UpstreamResult::Failed(format!("reading the notes API failed: {error}"));
+        }
+    };
+
+    if (200..300).contains(&status) {
+        let text = if body.is_empty() {
+            "Done.".to_owned()
+        } else {
+            String::from_utf8_lossy(&body).into_owned()
+        };
+        return UpstreamResult::Done(CallToolResult::success(vec![ContentBlock::text(text)]));
+    }
+    let mut refusal = HttpResponse::new(status).with_body(body);
+    refusal.headers = headers;
+    UpstreamResult::Refused(refusal)
+}

@@ -1,0 +1,77 @@
+//! Serves the demo provider on its own, to try the OAuth flow in a browser or point a client at
+//! it: `demo-provider --listen 127.0.0.1:8090`.
+
+use std::net::SocketAddr;
+
+use anyhow::Context as _;
+use clap::Parser;
+use demo_provider::{DemoClient, DemoProvider, DemoProviderConfig};
+use tracing_subscriber::EnvFilter;
+use url::Url;
+
+/// A small in-memory OAuth 2 authorization server with a scoped notes API.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// The address to listen on.
+    #[arg(long, env = "DEMO_PROVIDER_LISTEN", default_value = "127.0.0.1:8090")]
+    listen: SocketAddr,
+    /// The issuer URL, if clients reach the server at another address than `http://<listen>`.
+    #[arg(long, env = "DEMO_PROVIDER_ISSUER")]
+    issuer: Option<Url>,
+    /// The id of the one registered client.
+    #[arg(long, env = "DEMO_PROVIDER_CLIENT_ID", default_value = "demo-client")]
+    client_id: String,
+    /// The secret of the one registered client.
+    #[arg(
+        long,
+        env = "DEMO_PROVIDER_CLIENT_SECRET",
+        default_value = "demo-secret"
+    )]
+    client_secret: String,
+    /// A redirect URI of the client; repeat for several.
+    #[arg(
+        long = "redirect-uri",
+        env = "DEMO_PROVIDER_REDIRECT_URIS",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:8080/oauth/callback"
+    )]
+    redirect_uris: Vec<Url>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+
+    let issuer = match args.issuer {
+        Some(issuer) => issuer,
+        None => Url::parse(&format!("http://{}", args.listen))
+            .context("the listen address does not make an issuer URL")?,
+    };
+    let client = DemoClient {
+        client_id: args.client_id,
+        client_secret: args.client_secret,
+        redirect_uris: args.redirect_uris,
+    };
+    let provider = DemoProvider::new(DemoProviderConfig::with_defaults(issuer.clone(), client));
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    tracing::info!(%issuer, listen = %args.listen, "demo provider ready (alice/alice, bob/bob)");
+    axum::serve(listener, provider.router())
+        .with_graceful_shutdown(async {
+            // If the signal handler cannot be installed, the server runs until it is killed.
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        })
+        .await
+        .context("the server stopped with an error")?;
+    Ok(())
+}
