@@ -371,7 +371,7 @@ impl Engine {
             provider_name: provider.config.display_name.clone(),
             correlation_id: elicitation.correlation_id.clone(),
             lead: format!(
-                "A tool needs access your {} connection does not have yet. Choose what to \
+                "A tool needs access that your {} connection does not have yet. Choose what to \
                  grant; you will confirm at {}.",
                 provider.config.display_name, provider.config.display_name
             ),
