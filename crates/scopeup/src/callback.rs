@@ -135,7 +135,14 @@ impl Engine {
         // The provider said no.
         if let Some(error) = params.error.as_deref() {
             if error == "access_denied" {
-                return self.declined_at_provider(elicitation, provider).await;
+                return self
+                    .decline(
+                        elicitation,
+                        provider,
+                        ElicitationEvent::DeclinedAtProvider,
+                        "declined at the provider",
+                    )
+                    .await;
             }
             tracing::debug!(error, "provider returned an error to the callback");
             return self
@@ -291,28 +298,6 @@ impl Engine {
         }
 
         Ok(self.completed_page(&elicitation, provider, &granted, &declined))
-    }
-
-    async fn declined_at_provider(
-        &self,
-        elicitation: Elicitation,
-        provider: &Provider,
-    ) -> Result<Page, EngineError> {
-        let now = self.inner.clock.now();
-        if let Err(error) = self
-            .transition(&elicitation.id, ElicitationEvent::DeclinedAtProvider, now)
-            .await?
-        {
-            tracing::debug!(%error, "decline did not apply");
-        }
-        self.remember_decline(&elicitation).await?;
-        self.audit(
-            &elicitation,
-            AuditKind::Declined,
-            &elicitation.needed,
-            Some("declined at the provider".into()),
-        );
-        Ok(self.declined_page(&elicitation, provider))
     }
 
     /// Refuses the upgrade: nothing is stored, the new tokens (if any) are revoked, and the page

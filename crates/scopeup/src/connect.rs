@@ -140,7 +140,14 @@ impl Engine {
         };
 
         if field(fields, "action") == Some("cancel") {
-            return self.cancel(elicitation, provider).await;
+            return self
+                .decline(
+                    elicitation,
+                    provider,
+                    ElicitationEvent::Cancelled,
+                    "cancelled on the picker",
+                )
+                .await;
         }
 
         // Every submitted scope must be in the catalog; nothing unknown is forwarded.
@@ -244,28 +251,6 @@ impl Engine {
             scopeup_oauth::authorize_url(provider, &requested, &state, &verifier, &context);
         let origin = location.origin().ascii_serialization();
         Ok(Page::redirect(location.to_string(), origin))
-    }
-
-    async fn cancel(
-        &self,
-        elicitation: Elicitation,
-        provider: &Provider,
-    ) -> Result<Page, EngineError> {
-        let now = self.inner.clock.now();
-        if let Err(error) = self
-            .transition(&elicitation.id, ElicitationEvent::Cancelled, now)
-            .await?
-        {
-            tracing::debug!(%error, "cancel did not apply");
-        }
-        self.remember_decline(&elicitation).await?;
-        self.audit(
-            &elicitation,
-            AuditKind::Declined,
-            &elicitation.needed,
-            Some("cancelled on the picker".into()),
-        );
-        Ok(self.declined_page(&elicitation, provider))
     }
 
     /// Loads an elicitation by the id in a URL, or the page to show when there is none.

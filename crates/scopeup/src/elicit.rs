@@ -13,8 +13,12 @@ use scopeup_core::{
     ProviderId, Refusal, Scope, ScopeSet, UnixTime,
 };
 
+use scopeup_core::ElicitationEvent;
+use scopeup_oauth::Provider;
+
 use crate::Engine;
 use crate::error::EngineError;
+use crate::pages::Page;
 use crate::records::{self, Decline, RateWindow};
 
 /// What a tool should answer after an upstream refusal.
@@ -502,6 +506,29 @@ impl Engine {
         let mut buffer = vec![0_u8; bytes];
         self.inner.random.fill(&mut buffer)?;
         Ok(URL_SAFE_NO_PAD.encode(buffer))
+    }
+
+    /// The user said no (`event`: cancelled on the picker or declined at the provider): the
+    /// elicitation is closed, the decline remembered for the back-off, and the page says so.
+    pub(crate) async fn decline(
+        &self,
+        elicitation: Elicitation,
+        provider: &Provider,
+        event: ElicitationEvent,
+        why: &'static str,
+    ) -> Result<Page, EngineError> {
+        let now = self.inner.clock.now();
+        if let Err(error) = self.transition(&elicitation.id, event, now).await? {
+            tracing::debug!(%error, why, "decline did not apply");
+        }
+        self.remember_decline(&elicitation).await?;
+        self.audit(
+            &elicitation,
+            AuditKind::Declined,
+            &elicitation.needed,
+            Some(why.into()),
+        );
+        Ok(self.declined_page(&elicitation, provider))
     }
 
     /// Remembers a decline of `needed` for the configured back-off.
