@@ -11,6 +11,8 @@
 
 mod steps;
 mod suite;
+#[cfg(test)]
+mod tidy;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
