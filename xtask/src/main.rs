@@ -9,6 +9,7 @@
     reason = "xtask is a command-line tool: printing progress and results is its job"
 )]
 
+mod publish;
 mod steps;
 mod suite;
 #[cfg(test)]
@@ -38,6 +39,9 @@ enum Task {
     Ci,
     /// Format the whole workspace in place.
     Fmt,
+    /// Package every library crate as crates.io would receive it, build each from its package,
+    /// and check the declared MSRV where that toolchain is installed.
+    PublishCheck,
 }
 
 fn main() -> ExitCode {
@@ -45,6 +49,7 @@ fn main() -> ExitCode {
     let steps = match cli.task {
         Task::Ci => steps::CI,
         Task::Fmt => steps::FMT,
+        Task::PublishCheck => publish::PUBLISH_CHECK,
     };
 
     // The error is printed on one line, without the backtrace anyhow's `Debug` would add.
