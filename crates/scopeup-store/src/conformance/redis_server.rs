@@ -2,6 +2,7 @@
 //! port, with persistence off, and killed when dropped.
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -21,6 +22,7 @@ pub struct RedisServer {
     url: String,
     port: Option<u16>,
     process: Option<Child>,
+    data_dir: Option<PathBuf>,
 }
 
 impl RedisServer {
@@ -32,6 +34,7 @@ impl RedisServer {
                 url,
                 port: None,
                 process: None,
+                data_dir: None,
             },
             _ => Self::start(),
         }
@@ -40,11 +43,23 @@ impl RedisServer {
     /// A new server of this test's own on a free loopback port, which the test may
     /// [`stop`](Self::stop) and [`restart`](Self::restart).
     pub fn start() -> Self {
+        Self::start_in(None)
+    }
+
+    /// Like [`start`](Self::start), but the server appends every write to a file in `data_dir`
+    /// before it answers, so that a [`stop`](Self::stop) and [`restart`](Self::restart) keep the
+    /// data, as a production server configured for durability does.
+    pub fn start_durable(data_dir: &Path) -> Self {
+        Self::start_in(Some(data_dir.to_path_buf()))
+    }
+
+    fn start_in(data_dir: Option<PathBuf>) -> Self {
         let port = free_port();
         let mut server = Self {
             url: format!("redis://127.0.0.1:{port}/"),
             port: Some(port),
             process: None,
+            data_dir,
         };
         server.restart();
         server
@@ -64,8 +79,8 @@ impl RedisServer {
         }
     }
 
-    /// Starts the server again on the same port (stopping it first if it runs), empty, and waits
-    /// until it accepts connections.
+    /// Starts the server again on the same port (stopping it first if it runs), and waits until
+    /// it accepts connections. It starts empty unless it was started durable.
     ///
     /// # Panics
     ///
@@ -77,9 +92,20 @@ impl RedisServer {
         };
         self.stop();
 
-        let spawned = Command::new("redis-server")
+        let mut command = Command::new("redis-server");
+        command
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
+            .args(["--save", ""]);
+        match &self.data_dir {
+            None => command.args(["--appendonly", "no"]),
+            Some(directory) => command.arg("--dir").arg(directory).args([
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ]),
+        };
+        let spawned = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
