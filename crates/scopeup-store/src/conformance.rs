@@ -30,6 +30,9 @@
 //! and `/`, quotes and SQL wildcards, case, prefixes of each other, 500 bytes long), and, when
 //! [`Config::with_expiry`] says how time passes, expiry.
 //!
+//! [`run_unreachable`] checks the other side: against a backend that cannot be reached, every
+//! operation answers an error within a bound, never a panic, and never a silent "no value".
+//!
 //! Run it on a multi-threaded runtime so that the concurrent checks really race. Every key the
 //! suite touches starts with [`Config::with_key_prefix`]'s prefix; it deletes its keys before and
 //! after each check, so a persistent backend can run it repeatedly. The suite spawns tokio tasks
@@ -41,6 +44,12 @@ use std::time::Duration;
 
 use scopeup_core::{Store, StoreError, StoreKey};
 use tokio::sync::Barrier;
+
+#[cfg(feature = "redis")]
+mod redis_server;
+
+#[cfg(feature = "redis")]
+pub use redis_server::{REDIS_URL_VARIABLE, RedisServer};
 
 /// How many tasks race in the concurrency checks.
 const CONTENDERS: usize = 50;
@@ -69,6 +78,62 @@ pub async fn run(store: Arc<dyn Store>, config: Config<'_>) {
     suite.unusual_keys().await;
     suite.expiry().await;
 }
+
+/// Checks that every operation of a store whose backend cannot be reached (a server that is
+/// down, a closed pool) fails with an error within `bound`: never a panic, never a hang, and
+/// never an answer that looks like success, such as `get` finding no value.
+pub async fn run_unreachable(store: Arc<dyn Store>, bound: Duration) {
+    let key = StoreKey::raw("scopeup-conformance/unreachable");
+    let operations: [(&'static str, Operation); 5] = [
+        ("get", |store, key| {
+            Box::pin(async move { store.get(&key).await.map(|value| format!("{value:?}")) })
+        }),
+        ("put", |store, key| {
+            Box::pin(async move {
+                store
+                    .put(&key, b"value".to_vec(), Some(Duration::from_secs(60)))
+                    .await
+                    .map(|()| "()".to_owned())
+            })
+        }),
+        ("delete", |store, key| {
+            Box::pin(async move { store.delete(&key).await.map(|()| "()".to_owned()) })
+        }),
+        ("take", |store, key| {
+            Box::pin(async move { store.take(&key).await.map(|value| format!("{value:?}")) })
+        }),
+        ("compare_and_swap", |store, key| {
+            Box::pin(async move {
+                store
+                    .compare_and_swap(&key, None, Some(b"value".to_vec()), None)
+                    .await
+                    .map(|swapped| swapped.to_string())
+            })
+        }),
+    ];
+
+    for (name, operation) in operations {
+        let probe = Probe {
+            store: store.as_ref(),
+            property: "an unreachable backend answers every operation with an error",
+        };
+        let task = tokio::spawn(operation(Arc::clone(&store), key.clone()));
+        match tokio::time::timeout(bound, task).await {
+            Err(_) => probe.fail(format_args!("{name} did not answer within {bound:?}")),
+            Ok(Err(error)) => probe.fail(format_args!("{name} panicked: {error}")),
+            Ok(Ok(Ok(answer))) => probe.fail(format_args!("{name} succeeded with {answer}")),
+            Ok(Ok(Err(_))) => {}
+        }
+    }
+}
+
+/// One store operation of [`run_unreachable`], answering its result as text.
+type Operation = fn(
+    Arc<dyn Store>,
+    StoreKey,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<String, StoreError>> + Send>,
+>;
 
 /// What the suite may assume about the store under test.
 #[derive(Debug, Clone, Copy)]

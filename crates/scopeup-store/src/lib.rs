@@ -16,8 +16,13 @@
 //!
 //! - `memory` (default): [`MemoryStore`], a store in the process's memory, for tests, examples
 //!   and single-process servers that accept losing their grants on restart.
+//! - `sqlite`: [`SqliteStore`], a store in one SQLite file (WAL mode), for a single server that
+//!   keeps its grants across restarts. Native targets only.
+//! - `redis`: [`RedisStore`], a store on a Redis server, for several instances behind a load
+//!   balancer. Native targets only.
 //! - `conformance`: the `conformance` module, the suite for adapters' tests. It spawns
-//!   tokio tasks, so it is for native targets only.
+//!   tokio tasks, so it is for native targets only. With `redis` as well, it also holds
+//!   [`conformance::RedisServer`], which starts a throwaway `redis-server` for tests.
 //!
 //! [`ManualClock`], a clock that tests move by hand, is always available.
 //!
@@ -56,9 +61,17 @@ mod clock;
 pub mod conformance;
 #[cfg(feature = "memory")]
 mod memory;
+#[cfg(feature = "redis")]
+mod redis_store;
 pub mod seal;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 
 pub use clock::ManualClock;
 #[cfg(feature = "memory")]
 pub use memory::MemoryStore;
+#[cfg(feature = "redis")]
+pub use redis_store::{RedisConfig, RedisStore};
 pub use seal::{KeyId, KeyRing, KeyRingError, SealError, SealedStore, SealingKey};
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;

@@ -8,25 +8,34 @@
 
 mod tools;
 
+use std::fmt;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
 use axum::http::HeaderMap;
+use base64::Engine as _;
 use demo_provider::{DemoClient, DemoProvider, DemoProviderConfig};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use scopeup::{Engine, EngineConfig};
 use scopeup_core::catalog::{CatalogScope, CatalogSpec, ScopeGroup, Template};
-use scopeup_core::{AccountId, Catalog, ClientSecret, Principal, ProviderId, Scope, ScopeSet};
+use scopeup_core::ports::SystemClock;
+use scopeup_core::{
+    AccountId, Catalog, ClientSecret, Principal, ProviderId, Scope, ScopeSet, Store,
+};
 use scopeup_mcp::{CompletionNotifier, RequestStateKey, ScopeupMcp};
 use scopeup_oauth::{
     ClientAuthMethod, ClientSettings, HttpClientConfig, IdentityLookup, Provider, ProviderConfig,
     ReqwestHttpClient,
 };
-use scopeup_store::KeyRing;
+use scopeup_store::{
+    KeyId, KeyRing, MemoryStore, RedisConfig, RedisStore, SealingKey, SqliteStore,
+};
 
 pub use tools::NotesServer;
 
@@ -75,13 +84,21 @@ pub struct ExampleConfig {
     )]
     pub baseline_scopes: String,
 
-    /// Where grants live. Only `memory` is available in this version: grants are lost on
-    /// restart.
-    #[arg(long, env = "SCOPEUP_STORE", default_value = "memory")]
-    pub store: String,
+    /// Where grants, pending elicitations and OAuth states live: `memory` (lost on restart),
+    /// `sqlite:<path>` (one file, kept across restarts), or `redis://host:port/db` (shared by
+    /// several instances). Defaults to `sqlite:<data-dir>/scopeup.sqlite3`.
+    #[arg(long, env = "SCOPEUP_STORE")]
+    pub store: Option<StoreSetting>,
 
-    /// Sealing key ring, `kid:BASE64KEY[,kid2:BASE64KEY]` (the last is current). Generated at
-    /// start when absent, which is only safe with the memory store.
+    /// Directory for the default SQLite file and the generated sealing key ring; created when
+    /// missing.
+    #[arg(long, env = "SCOPEUP_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// Sealing key ring, `kid:BASE64KEY[,kid2:BASE64KEY]` (the last is current). Without it: a
+    /// key generated for this run with the memory store, a key ring generated once into
+    /// `<data-dir>/sealing-keys` (mode 0600) with SQLite; Redis requires it, since every
+    /// instance must share it.
     #[arg(long, env = "SCOPEUP_SEALING_KEYS", hide_env_values = true)]
     pub sealing_keys: Option<String>,
 
@@ -91,7 +108,7 @@ pub struct ExampleConfig {
 }
 
 impl ExampleConfig {
-    /// The default configuration on a given address (used by tests).
+    /// The default configuration on a given address with the memory store (used by tests).
     pub fn on(listen: SocketAddr) -> Self {
         Self {
             listen,
@@ -101,9 +118,18 @@ impl ExampleConfig {
             client_secret: None,
             api_base: None,
             baseline_scopes: "notes:read offline_access".to_owned(),
-            store: "memory".to_owned(),
+            store: Some(StoreSetting::Memory),
+            data_dir: PathBuf::from("./data"),
             sealing_keys: None,
             allowed_hosts: Vec::new(),
+        }
+    }
+
+    /// The store setting, with the default filled in.
+    pub fn store(&self) -> StoreSetting {
+        match &self.store {
+            Some(store) => store.clone(),
+            None => StoreSetting::Sqlite(self.data_dir.join(DEFAULT_SQLITE_FILE)),
         }
     }
 
@@ -112,6 +138,55 @@ impl ExampleConfig {
         match &self.public_url {
             Some(url) => Ok(url.clone()),
             None => Ok(url::Url::parse(&format!("http://{}/", self.listen))?),
+        }
+    }
+}
+
+/// The file name of the default SQLite store in the data directory.
+pub const DEFAULT_SQLITE_FILE: &str = "scopeup.sqlite3";
+
+/// The file name of the generated sealing key ring in the data directory.
+pub const SEALING_KEYS_FILE: &str = "sealing-keys";
+
+/// Where the example keeps its records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSetting {
+    /// In the process's memory: lost on restart, not shared.
+    Memory,
+    /// In one SQLite file.
+    Sqlite(PathBuf),
+    /// On a Redis server, by URL.
+    Redis(String),
+}
+
+impl FromStr for StoreSetting {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text == "memory" {
+            return Ok(Self::Memory);
+        }
+        if let Some(path) = text.strip_prefix("sqlite:") {
+            if path.is_empty() {
+                return Err("`sqlite:` needs a path, e.g. `sqlite:./data/scopeup.sqlite3`".into());
+            }
+            return Ok(Self::Sqlite(PathBuf::from(path)));
+        }
+        if text.starts_with("redis://") {
+            return Ok(Self::Redis(text.to_owned()));
+        }
+        Err(format!(
+            "unknown store `{text}`: use `memory`, `sqlite:<path>` or `redis://host:port/db`"
+        ))
+    }
+}
+
+impl fmt::Display for StoreSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Memory => f.write_str("memory"),
+            Self::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
+            Self::Redis(url) => f.write_str(&redis_address(url)),
         }
     }
 }
@@ -129,11 +204,9 @@ pub struct Example {
 /// Builds the example's app from its configuration.
 pub async fn build(config: &ExampleConfig) -> anyhow::Result<Example> {
     let public_url = config.public_url()?;
-    anyhow::ensure!(
-        config.store == "memory",
-        "store `{}` is not supported: use `memory`",
-        config.store
-    );
+    let store_setting = config.store();
+    let key_ring = key_ring(config, &store_setting)?;
+    let store = open_store(&store_setting).await?;
 
     let http: Arc<dyn scopeup_core::HttpClient> = Arc::new(
         ReqwestHttpClient::new(HttpClientConfig::default()).context("building the HTTP client")?,
@@ -188,17 +261,9 @@ pub async fn build(config: &ExampleConfig) -> anyhow::Result<Example> {
         }
     };
 
-    let key_ring = match &config.sealing_keys {
-        Some(text) => KeyRing::parse(text).context("parsing --sealing-keys")?,
-        None => {
-            let random = scopeup::OsRandom;
-            let key = scopeup_store::SealingKey::generate(&random)?;
-            KeyRing::new(scopeup_store::KeyId::new("generated")?, key)
-        }
-    };
-
     let notifier = Arc::new(CompletionNotifier::new());
     let engine = Engine::builder(engine_config, key_ring)
+        .store(store)
         .provider(provider)
         .http_client(http)
         .observer(notifier.clone())
@@ -248,6 +313,7 @@ pub async fn serve(config: ExampleConfig) -> anyhow::Result<()> {
         .with_context(|| format!("binding {}", config.listen))?;
     tracing::info!(
         mcp = %config.public_url()?.join("mcp")?,
+        store = %config.store(),
         demo = example.demo.is_some(),
         "serving; authenticate MCP clients with `Authorization: Bearer demo-alice` or `demo-bob`"
     );
@@ -355,6 +421,108 @@ fn demo_provider_config(
         identity: IdentityLookup::userinfo(userinfo),
         iss_parameter_supported: true,
     }))
+}
+
+/// Opens the backend the setting names; the engine seals every value before it reaches it.
+async fn open_store(setting: &StoreSetting) -> anyhow::Result<Arc<dyn Store>> {
+    let store: Arc<dyn Store> = match setting {
+        StoreSetting::Memory => Arc::new(MemoryStore::new(Arc::new(SystemClock))),
+        StoreSetting::Sqlite(path) => {
+            if let Some(directory) = path
+                .parent()
+                .filter(|parent| !parent.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(directory)
+                    .with_context(|| format!("creating {}", directory.display()))?;
+            }
+            let store = SqliteStore::open(path, Arc::new(SystemClock))
+                .await
+                .with_context(|| format!("opening the SQLite store {}", path.display()))?;
+            Arc::new(store)
+        }
+        StoreSetting::Redis(url) => {
+            let address = redis_address(url);
+            let store = RedisStore::new(url, &RedisConfig::default())
+                .with_context(|| format!("parsing the Redis URL {address}"))?;
+            store
+                .ping()
+                .await
+                .with_context(|| format!("connecting to Redis at {address}"))?;
+            Arc::new(store)
+        }
+    };
+    Ok(store)
+}
+
+/// The sealing key ring: the configured one, else one generated for this run (memory store) or
+/// generated once into the data directory (SQLite). A Redis store is shared by instances that
+/// must all open each other's records, so it needs a configured ring.
+fn key_ring(config: &ExampleConfig, store: &StoreSetting) -> anyhow::Result<KeyRing> {
+    if let Some(text) = &config.sealing_keys {
+        return KeyRing::parse(text).context("parsing --sealing-keys");
+    }
+    match store {
+        StoreSetting::Memory => {
+            let key = SealingKey::generate(&scopeup::OsRandom)?;
+            tracing::info!("sealing with a key generated for this run (memory store)");
+            Ok(KeyRing::new(KeyId::new("generated")?, key))
+        }
+        StoreSetting::Sqlite(_) => load_or_generate_key_ring(&config.data_dir),
+        StoreSetting::Redis(_) => anyhow::bail!(
+            "a Redis store needs --sealing-keys (SCOPEUP_SEALING_KEYS): every instance that \
+             shares the store must seal with the same key ring"
+        ),
+    }
+}
+
+/// Reads `<data_dir>/sealing-keys`, or generates a key ring into it (mode 0600) when absent.
+fn load_or_generate_key_ring(data_dir: &Path) -> anyhow::Result<KeyRing> {
+    let path = data_dir.join(SEALING_KEYS_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            tracing::info!(path = %path.display(), "sealing with the key ring in the data directory");
+            return KeyRing::parse(text.trim())
+                .with_context(|| format!("parsing the key ring in {}", path.display()));
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => {
+            return Err(error).with_context(|| format!("reading {}", path.display()));
+        }
+    }
+
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let key = SealingKey::generate(&scopeup::OsRandom)?;
+    let text = format!(
+        "generated-1:{}",
+        base64::engine::general_purpose::STANDARD.encode(key.expose_secret())
+    );
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    std::io::Write::write_all(&mut file, format!("{text}\n").as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    tracing::warn!(
+        path = %path.display(),
+        "generated a sealing key ring into the data directory; keep it with the store: without \
+         it no stored grant can be opened"
+    );
+    KeyRing::parse(&text).context("parsing the generated key ring")
+}
+
+/// A Redis URL without any password, for messages.
+fn redis_address(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            let _ = parsed.set_password(None);
+            parsed.to_string()
+        }
+        Err(_) => "(malformed URL)".to_owned(),
+    }
 }
 
 fn random_secret() -> anyhow::Result<String> {

@@ -102,6 +102,8 @@ async fn url_capable_client_gets_32042_then_completion_then_success() {
     assert!(
         server
             .demo
+            .as_ref()
+            .unwrap()
             .notes_of("alice")
             .iter()
             .any(|note| note.title == "Groceries")

@@ -7,6 +7,8 @@
     reason = "each test binary uses a different part of the support module"
 )]
 
+pub(crate) mod deploy;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -17,7 +19,8 @@ use serde_json::{Value, json};
 pub(crate) struct TestServer {
     pub base: url::Url,
     pub example_engine: scopeup::Engine,
-    pub demo: demo_provider::DemoProvider,
+    /// The embedded demo provider; `None` for an instance that uses a standalone one.
+    pub demo: Option<demo_provider::DemoProvider>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -37,9 +40,44 @@ impl TestServer {
         Self {
             base: config.public_url().unwrap(),
             example_engine: engine,
-            demo: demo.unwrap(),
+            demo,
             task,
         }
+    }
+
+    /// The example from `config`, served on `listener` until dropped.
+    pub(crate) async fn start_with(
+        listener: tokio::net::TcpListener,
+        config: ExampleConfig,
+    ) -> Self {
+        let Example {
+            router,
+            engine,
+            demo,
+        } = axum_server::build(&config).await.unwrap();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router).await.unwrap();
+        });
+        Self::from_parts(config.public_url().unwrap(), engine, demo, task)
+    }
+
+    pub(crate) fn from_parts(
+        base: url::Url,
+        engine: scopeup::Engine,
+        demo: Option<demo_provider::DemoProvider>,
+        task: tokio::task::JoinHandle<()>,
+    ) -> Self {
+        Self {
+            base,
+            example_engine: engine,
+            demo,
+            task,
+        }
+    }
+
+    /// The serving task, leaving an already finished one in its place.
+    pub(crate) fn take_task(&mut self) -> tokio::task::JoinHandle<()> {
+        std::mem::replace(&mut self.task, tokio::spawn(async {}))
     }
 
     pub(crate) fn url(&self, path: &str) -> url::Url {
