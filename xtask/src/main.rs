@@ -36,6 +36,9 @@ enum Task {
     Ci,
     /// Format the whole workspace in place.
     Fmt,
+    /// Fuzz the parsers of untrusted input for a bounded time (`SCOPEUP_FUZZ_SECONDS`, 60 by
+    /// default) with cargo-fuzz on nightly, or run their property tests where nightly is missing.
+    Fuzz,
 }
 
 fn main() -> ExitCode {
@@ -43,6 +46,7 @@ fn main() -> ExitCode {
     let steps = match cli.task {
         Task::Ci => steps::CI,
         Task::Fmt => steps::FMT,
+        Task::Fuzz => steps::FUZZ,
     };
 
     // The error is printed on one line, without the backtrace anyhow's `Debug` would add.
