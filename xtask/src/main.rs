@@ -42,6 +42,9 @@ enum Task {
     /// Package every library crate as crates.io would receive it, build each from its package,
     /// and check the declared MSRV where that toolchain is installed.
     PublishCheck,
+    /// Fuzz the parsers of untrusted input for a bounded time (`SCOPEUP_FUZZ_SECONDS`, 60 by
+    /// default) with cargo-fuzz on nightly, or run their property tests where nightly is missing.
+    Fuzz,
 }
 
 fn main() -> ExitCode {
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         Task::Ci => steps::CI,
         Task::Fmt => steps::FMT,
         Task::PublishCheck => publish::PUBLISH_CHECK,
+        Task::Fuzz => steps::FUZZ,
     };
 
     // The error is printed on one line, without the backtrace anyhow's `Debug` would add.

@@ -22,6 +22,12 @@ pub(crate) const CI: &[Step] = &[
 /// `cargo xtask fmt`.
 pub(crate) const FMT: &[Step] = &[Step::new("fmt", fmt_write)];
 
+/// `cargo xtask fuzz`: every fuzz target for a bounded time.
+pub(crate) const FUZZ: &[Step] = &[Step::new("fuzz www_authenticate", fuzz_www_authenticate)];
+
+/// How long each fuzz target runs unless `SCOPEUP_FUZZ_SECONDS` says otherwise.
+const FUZZ_SECONDS: u64 = 60;
+
 /// How many lines of a skipped step's output to show.
 const TAIL_LINES: usize = 15;
 
@@ -113,6 +119,44 @@ fn ensure_cargo_deny(root: &Path) -> anyhow::Result<()> {
 
     println!("cargo-deny is not installed: installing it now, which takes several minutes");
     run_command(cargo(root, "install cargo-deny --locked --version 0.20.2"))
+}
+
+/// Runs the `www_authenticate` fuzz target with libFuzzer for a bounded time, where a nightly
+/// toolchain exists (installing cargo-fuzz when it is missing). Without nightly, libFuzzer
+/// cannot run: the same parser is exercised by its property tests with many more cases instead,
+/// and the step says so and is marked skipped.
+fn fuzz_www_authenticate(root: &Path) -> anyhow::Result<Outcome> {
+    let seconds = std::env::var("SCOPEUP_FUZZ_SECONDS")
+        .ok()
+        .and_then(|value| value.parse::<u64>().ok())
+        .unwrap_or(FUZZ_SECONDS);
+
+    if !succeeds_quietly(cargo(root, "+nightly --version")) {
+        println!(
+            "no nightly toolchain: libFuzzer cannot run here; running the parser's property \
+             tests (proptest, no libFuzzer) with 20000 cases instead"
+        );
+        let mut properties = cargo(
+            root,
+            "test --locked --release -p scopeup-core www_authenticate::tests::properties",
+        );
+        properties.env("PROPTEST_CASES", "20000");
+        run_command(properties)?;
+        return Ok(Outcome::Skipped {
+            reason: "fuzz: libFuzzer skipped (no nightly toolchain); the property tests ran instead",
+        });
+    }
+
+    if !succeeds_quietly(cargo(root, "fuzz --version")) {
+        println!("cargo-fuzz is not installed: installing it now, which takes a few minutes");
+        run_command(cargo(root, "install cargo-fuzz --locked"))?;
+    }
+    println!("fuzzing with libFuzzer (cargo +nightly fuzz) for {seconds} seconds");
+    run_command(cargo(
+        root,
+        &format!("+nightly fuzz run --fuzz-dir fuzz www_authenticate -- -max_total_time={seconds}"),
+    ))?;
+    Ok(Outcome::Passed)
 }
 
 /// Whether cargo-deny's error output says it could not fetch or open its advisory database, as

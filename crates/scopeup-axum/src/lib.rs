@@ -16,9 +16,14 @@
 //! # }
 //! ```
 //!
+//! In challenge mode, [`ChallengeLayer`] answers tool calls whose MCP token lacks a scope with
+//! the standard `403` step-up challenge and serves the RFC 9728 protected resource metadata.
+//!
 //! # Features
 //!
 //! This crate has no optional features.
+
+mod challenge;
 
 use std::sync::Arc;
 
@@ -31,6 +36,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use scopeup::{CallbackParams, Engine, Page};
 use scopeup_core::Principal;
+
+pub use challenge::{ChallengeLayer, ChallengeService, MAX_RPC_BYTES};
 
 /// The largest picker form accepted, in bytes.
 pub const MAX_FORM_BYTES: usize = 64 * 1024;

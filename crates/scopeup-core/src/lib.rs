@@ -32,7 +32,7 @@ pub use ports::{
     HttpResponse, Random, RandomError, Store, StoreError,
 };
 pub use principal::{AccountId, Principal, ProviderId, StoreKey};
-pub use refusal::{MissingScope, NotCoverableReason, Refusal, RefusalClassifier};
+pub use refusal::{MissingScope, NotCoverableReason, Refusal, RefusalClassifier, UpstreamCall};
 pub use scope::{Scope, ScopeError, ScopeSet};
 pub use secret::{AccessToken, AuthorizationCode, ClientSecret, PkceVerifier, RefreshToken};
 pub use time::UnixTime;

@@ -5,7 +5,7 @@
 //! and escaped wherever it is shown.
 
 use crate::catalog::Catalog;
-use crate::ports::{HttpResponse, MaybeSendSync};
+use crate::ports::{HttpMethod, HttpResponse, MaybeSendSync};
 use crate::scope::{Scope, ScopeSet};
 use crate::www_authenticate::BearerChallenge;
 
@@ -23,6 +23,10 @@ pub enum Refusal {
     NotCoverable {
         /// Why.
         reason: NotCoverableReason,
+        /// Permissions the user must change at the provider instead (a GitHub App's
+        /// `contents=write`, say); empty unless the reason is
+        /// [`NotCoverableReason::AppPermission`].
+        permissions: Vec<String>,
         /// The provider's own words, for display.
         upstream_message: Option<String>,
     },
@@ -60,6 +64,33 @@ pub enum NotCoverableReason {
     AlreadyHeld,
     /// The provider has no scope that covers the call (a role, plan or account restriction).
     NoCoveringScope,
+    /// The call needs a permission that is not an OAuth scope: one the user (or an
+    /// administrator) must change in the provider's settings for the app, such as a GitHub
+    /// App's repository permissions. Reconnecting will not help until that is changed.
+    AppPermission,
+}
+
+/// The request an upstream answer was for, where the tool knows it. Classifiers that need to
+/// know which call was refused to tell which scopes could cover it (Cloudflare's error 10000
+/// names none) read it; others ignore it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamCall {
+    /// The method.
+    pub method: HttpMethod,
+    /// The URL called.
+    pub url: url::Url,
+}
+
+impl UpstreamCall {
+    /// The call of `method` on `url`.
+    pub fn new(method: HttpMethod, url: url::Url) -> Self {
+        Self { method, url }
+    }
+
+    /// Whether the method only reads (`GET`).
+    pub fn is_read(&self) -> bool {
+        self.method == HttpMethod::Get
+    }
 }
 
 impl MissingScope {
@@ -95,7 +126,8 @@ pub enum ScopeListMeaning {
     AnyOf,
 }
 
-/// The RFC 6750 classifier: reads the `WWW-Authenticate: Bearer` challenge.
+/// The RFC 6750 classifier: reads the `WWW-Authenticate: Bearer` challenge (the first Bearer
+/// challenge among every value of the header).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct BearerClassifier {
     /// How to read the `scope` parameter.
@@ -104,9 +136,16 @@ pub struct BearerClassifier {
 
 impl RefusalClassifier for BearerClassifier {
     fn classify(&self, response: &HttpResponse, held: &ScopeSet) -> Refusal {
-        let challenge = response
-            .headers_named("www-authenticate")
-            .find_map(|value| BearerChallenge::from_header(value).ok().flatten());
+        let challenge =
+            BearerChallenge::from_header_values(response.headers_named("www-authenticate"))
+                .ok()
+                .flatten()
+                .or_else(|| {
+                    // One malformed value should not hide a good challenge in another.
+                    response
+                        .headers_named("www-authenticate")
+                        .find_map(|value| BearerChallenge::from_header(value).ok().flatten())
+                });
         let upstream_message = challenge
             .as_ref()
             .and_then(|challenge| challenge.error_description.as_deref())
@@ -149,6 +188,7 @@ impl RefusalClassifier for BearerClassifier {
         if already_held {
             return Refusal::NotCoverable {
                 reason: NotCoverableReason::AlreadyHeld,
+                permissions: Vec::new(),
                 upstream_message,
             };
         }
@@ -168,7 +208,7 @@ pub fn upstream_text(text: &str) -> String {
 }
 
 // A JSON body's `error_description`, `message` or `error` field, where there is one.
-fn body_message(response: &HttpResponse) -> Option<String> {
+pub(crate) fn body_message(response: &HttpResponse) -> Option<String> {
     let value: serde_json::Value = serde_json::from_slice(&response.body).ok()?;
     ["error_description", "message", "error"]
         .iter()

@@ -1,6 +1,12 @@
 //! `WWW-Authenticate` challenges (RFC 7235 §4.1) and the Bearer scheme's parameters
 //! (RFC 6750 §3, RFC 9470, RFC 9728 §5.1): a parser for headers from untrusted peers and a
 //! renderer for the challenges scopeup sends.
+//!
+//! The parser takes several challenges in one value and several values of one header
+//! ([`parse_header_values`]), quoted strings with backslash escapes, token68 credentials, and
+//! compares scheme and parameter names case-insensitively. Anything that does not follow the
+//! grammar is a [`ChallengeError`], never a panic; the fuzz target in `fuzz/` checks that, and
+//! that whatever it accepts renders and parses back to the same challenges.
 
 use std::fmt::{self, Write as _};
 
@@ -86,7 +92,13 @@ impl fmt::Display for Challenge {
                 if matches!(character, '"' | '\\') {
                     f.write_char('\\')?;
                 }
-                f.write_char(character)?;
+                // A header value cannot carry control characters; a tab may stay.
+                let shown = if character.is_ascii_control() && character != '\t' {
+                    ' '
+                } else {
+                    character
+                };
+                f.write_char(shown)?;
             }
             f.write_char('"')?;
         }
@@ -119,7 +131,36 @@ pub fn parse_challenges(header: &str) -> Result<Vec<Challenge>, ChallengeError> 
     Ok(challenges)
 }
 
+/// Parses every value of a `WWW-Authenticate` header (a response may send the header more
+/// than once) into one list of challenges, in order. Values that hold no challenge are skipped;
+/// a malformed value is an error. The combined length is limited to [`MAX_HEADER_LEN`].
+pub fn parse_header_values<'a>(
+    values: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<Challenge>, ChallengeError> {
+    let mut challenges = Vec::new();
+    let mut total = 0_usize;
+    for value in values {
+        total = total.saturating_add(value.len());
+        if total > MAX_HEADER_LEN {
+            return Err(ChallengeError::TooLong { len: total });
+        }
+        match parse_challenges(value) {
+            Ok(found) => challenges.extend(found),
+            Err(ChallengeError::Empty) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    if challenges.is_empty() {
+        return Err(ChallengeError::Empty);
+    }
+    Ok(challenges)
+}
+
 /// Renders challenges as one `WWW-Authenticate` value.
+///
+/// Parameter values are quoted and escaped; control characters other than tab, which a header
+/// cannot carry, are rendered as spaces. Scheme names, parameter names and token68 values are
+/// written as given: build them from tokens (what [`parse_challenges`] returns always is).
 pub fn render_challenges(challenges: &[Challenge]) -> String {
     let mut rendered = String::new();
     for (index, challenge) in challenges.iter().enumerate() {
@@ -156,6 +197,20 @@ impl BearerChallenge {
     /// that is not a valid scope list is an error rather than silently ignored.
     pub fn from_header(header: &str) -> Result<Option<Self>, BearerChallengeError> {
         let challenges = parse_challenges(header)?;
+        let Some(bearer) = challenges
+            .iter()
+            .find(|challenge| challenge.is_scheme("Bearer"))
+        else {
+            return Ok(None);
+        };
+        Self::from_challenge(bearer).map(Some)
+    }
+
+    /// Finds the first Bearer challenge among every value of a `WWW-Authenticate` header.
+    pub fn from_header_values<'a>(
+        values: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Option<Self>, BearerChallengeError> {
+        let challenges = parse_header_values(values)?;
         let Some(bearer) = challenges
             .iter()
             .find(|challenge| challenge.is_scheme("Bearer"))
@@ -349,12 +404,16 @@ impl Parser<'_> {
                     return String::from_utf8(value).map_err(|_| self.malformed("UTF-8 text"));
                 }
                 Some(b'\\') => {
+                    // quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )
                     self.position += 1;
                     let escaped = self.peek().ok_or(self.malformed("an escaped character"))?;
+                    if !is_quoted_text(escaped) {
+                        return Err(self.malformed("a printable escaped character"));
+                    }
                     value.push(escaped);
                     self.position += 1;
                 }
-                Some(byte) if byte == b'\t' || byte >= 0x20 && byte != 0x7F => {
+                Some(byte) if is_quoted_text(byte) => {
                     value.push(byte);
                     self.position += 1;
                 }
@@ -403,6 +462,11 @@ impl Parser<'_> {
 
 fn is_token_char(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
+}
+
+// HTAB, SP, VCHAR and obs-text: what a quoted string may hold.
+fn is_quoted_text(byte: u8) -> bool {
+    byte == b'\t' || byte >= 0x20 && byte != 0x7F
 }
 
 fn is_token68_char(byte: u8) -> bool {
@@ -520,5 +584,198 @@ mod tests {
             parse_challenges(&rendered).unwrap(),
             vec![original, Challenge::new("Basic")]
         );
+    }
+
+    #[test]
+    fn parses_real_headers() {
+        // Google APIs: alternatives in `scope`, a realm first.
+        check(
+            r#"Bearer realm="https://accounts.google.com/", error="insufficient_scope", scope="https://www.googleapis.com/auth/drive https://www.googleapis.com/auth/drive.file""#,
+            "Bearer[realm=https://accounts.google.com/;error=insufficient_scope;\
+             scope=https://www.googleapis.com/auth/drive https://www.googleapis.com/auth/drive.file]",
+        );
+        // RFC 9470 step-up: acr_values and max_age, and a description with escapes.
+        check(
+            r#"Bearer error="insufficient_user_authentication", error_description="A different \"authentication\" level is required", acr_values="myACR", max_age=5"#,
+            r#"Bearer[error=insufficient_user_authentication;error_description=A different "authentication" level is required;acr_values=myACR;max_age=5]"#,
+        );
+        // RFC 9728 resource metadata, with an MCP server's path.
+        check(
+            r#"Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp""#,
+            "Bearer[resource_metadata=https://mcp.example.com/.well-known/oauth-protected-resource/mcp]",
+        );
+        // Several schemes, one of them a token68 challenge, in one value.
+        check(
+            r#"Negotiate YIIBhwYGKwYBBQUCoIIBezCCAXeg, Bearer realm="api", error="invalid_token", Basic realm="x", charset="UTF-8""#,
+            "Negotiate[]<YIIBhwYGKwYBBQUCoIIBezCCAXeg> | Bearer[realm=api;error=invalid_token] \
+             | Basic[realm=x;charset=UTF-8]",
+        );
+        // Empty list elements and tabs are allowed around commas.
+        check(
+            ",\tBearer realm=\"a\" ,, error=\"b\",",
+            "Bearer[realm=a;error=b]",
+        );
+        // Non-ASCII text in a quoted string.
+        check(
+            r#"Bearer error_description="accès refusé""#,
+            "Bearer[error_description=accès refusé]",
+        );
+    }
+
+    #[test]
+    fn several_header_values_are_one_list() {
+        let challenges =
+            parse_header_values([r#"Basic realm="x""#, "", r#"Bearer scope="a""#]).unwrap();
+        assert_eq!(challenges.len(), 2);
+        let bearer = BearerChallenge::from_header_values([r#"Basic realm="x""#, "Bearer scope=a"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(bearer.scope.unwrap().to_string(), "a");
+        assert_eq!(parse_header_values([""]), Err(ChallengeError::Empty));
+        assert!(parse_header_values(["Bearer a=\"", "Basic"]).is_err());
+        let half = "x".repeat(MAX_HEADER_LEN / 2 + 1);
+        let value = format!("Bearer realm=\"{half}\"");
+        assert!(matches!(
+            parse_header_values([value.as_str(), value.as_str()]),
+            Err(ChallengeError::TooLong { .. })
+        ));
+    }
+
+    #[test]
+    fn refuses_more_malformed_headers() {
+        for header in [
+            "=",
+            "Bearer =x",
+            "Bearer realm=",
+            "Bearer realm=\"a\" error=\"b\"",
+            "Bearer realm=\"a\\\u{1}\"",
+            "Bearer realm=\"a\\",
+            "Bearer realm=\"a\u{7f}\"",
+            "Bearer, =x",
+            "\"Bearer\"",
+            "Bearer realm=a b",
+        ] {
+            let parsed = parse_challenges(header);
+            // `Bearer realm=` reads as a token68 credential, which the grammar allows.
+            if header == "Bearer realm=" {
+                assert_eq!(parsed.unwrap()[0].token68.as_deref(), Some("realm="));
+                continue;
+            }
+            assert!(parsed.is_err(), "{header:?} parsed as {parsed:?}");
+        }
+        assert!(matches!(
+            BearerChallenge::from_header("Bearer max_age=-1"),
+            Err(BearerChallengeError::MaxAge)
+        ));
+        assert!(matches!(
+            BearerChallenge::from_header("Bearer max_age=99999999999999999999999"),
+            Err(BearerChallengeError::MaxAge)
+        ));
+    }
+
+    #[test]
+    fn every_bearer_parameter_renders_and_parses_back() {
+        let challenge = BearerChallenge {
+            realm: Some("api".into()),
+            error: Some("insufficient_user_authentication".into()),
+            error_description: Some(r#"needs "mfa" \ now"#.into()),
+            scope: Some(ScopeSet::parse("b a").unwrap()),
+            resource_metadata: Some(
+                "https://r.example/.well-known/oauth-protected-resource".into(),
+            ),
+            acr_values: Some("urn:mace:incommon:iap:silver mfa".into()),
+            max_age: Some(300),
+        };
+        let rendered = challenge.to_string();
+        assert_eq!(
+            rendered,
+            r#"Bearer realm="api", error="insufficient_user_authentication", error_description="needs \"mfa\" \\ now", scope="a b", resource_metadata="https://r.example/.well-known/oauth-protected-resource", acr_values="urn:mace:incommon:iap:silver mfa", max_age="300""#
+        );
+        assert_eq!(
+            BearerChallenge::from_header(&rendered).unwrap(),
+            Some(challenge)
+        );
+    }
+
+    #[test]
+    fn control_characters_render_as_spaces() {
+        let challenge = Challenge::new("Bearer").with_param("error_description", "a\r\nb\tc");
+        assert_eq!(
+            challenge.to_string(),
+            "Bearer error_description=\"a  b\tc\""
+        );
+        assert!(parse_challenges(&challenge.to_string()).is_ok());
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        fn token() -> impl Strategy<Value = String> {
+            "[A-Za-z0-9!#$%&'*+.^_`|~-]{1,12}"
+        }
+
+        fn token68() -> impl Strategy<Value = String> {
+            "[A-Za-z0-9._~+/-]{1,24}={0,2}"
+        }
+
+        fn value() -> impl Strategy<Value = String> {
+            // Printable text, quotes, backslashes, tabs and non-ASCII letters.
+            "[ -~\t\"\\\\éß日本]{0,24}"
+        }
+
+        fn challenge() -> impl Strategy<Value = Challenge> {
+            let with_params = (token(), prop::collection::vec((token(), value()), 0..5)).prop_map(
+                |(scheme, params)| Challenge {
+                    scheme,
+                    token68: None,
+                    params,
+                },
+            );
+            let with_token68 = (token(), token68()).prop_map(|(scheme, token68)| Challenge {
+                scheme,
+                token68: Some(token68),
+                params: Vec::new(),
+            });
+            prop_oneof![3 => with_params, 1 => with_token68]
+        }
+
+        proptest! {
+            #[test]
+            fn rendered_challenges_parse_back(challenges in prop::collection::vec(challenge(), 1..4)) {
+                let rendered = render_challenges(&challenges);
+                prop_assert_eq!(parse_challenges(&rendered), Ok(challenges));
+            }
+
+            #[test]
+            fn bearer_challenges_parse_back(
+                error in prop::option::of(token()),
+                description in prop::option::of(value()),
+                scopes in prop::collection::btree_set("[a-z:._/]{1,10}", 0..4),
+                max_age in prop::option::of(any::<u64>()),
+            ) {
+                let scope = (!scopes.is_empty()).then(|| {
+                    ScopeSet::parse(&scopes.into_iter().collect::<Vec<_>>().join(" ")).unwrap()
+                });
+                let challenge = BearerChallenge {
+                    error,
+                    error_description: description,
+                    scope,
+                    max_age,
+                    ..BearerChallenge::default()
+                };
+                let parsed = BearerChallenge::from_header(&challenge.to_string());
+                prop_assert_eq!(parsed, Ok(Some(challenge)));
+            }
+
+            #[test]
+            fn any_text_parses_or_fails_without_panicking(text in "\\PC{0,64}") {
+                if let Ok(challenges) = parse_challenges(&text) {
+                    let rendered = render_challenges(&challenges);
+                    prop_assert_eq!(parse_challenges(&rendered), Ok(challenges));
+                }
+            }
+        }
     }
 }

@@ -129,12 +129,21 @@ pub fn engine_error_result(error: &EngineError) -> CallToolResult {
 fn outcome_result(outcome: &RefusalOutcome) -> CallToolResult {
     let structured = match outcome {
         RefusalOutcome::Elicit(ticket) => return Link::from_ticket(ticket).tool_result(),
-        RefusalOutcome::NotCoverable { reason, .. } => {
+        RefusalOutcome::NotCoverable {
+            reason,
+            permissions,
+            ..
+        } => {
             let reason = match reason {
                 NotCoverableReason::AlreadyHeld => "already_held",
+                NotCoverableReason::AppPermission => "app_permission",
                 _ => "no_covering_scope",
             };
-            json!({ "status": "not_coverable", "reason": reason })
+            if permissions.is_empty() {
+                json!({ "status": "not_coverable", "reason": reason })
+            } else {
+                json!({ "status": "not_coverable", "reason": reason, "permissions": permissions })
+            }
         }
         RefusalOutcome::Declined {
             scopes,
@@ -361,9 +370,22 @@ mod tests {
             (
                 RefusalOutcome::NotCoverable {
                     reason: NotCoverableReason::AlreadyHeld,
+                    permissions: Vec::new(),
                     message: "Not a missing scope: reconnecting will not help.".to_owned(),
                 },
                 json!({ "status": "not_coverable", "reason": "already_held" }),
+            ),
+            (
+                RefusalOutcome::NotCoverable {
+                    reason: NotCoverableReason::AppPermission,
+                    permissions: vec!["contents=write".to_owned()],
+                    message: "Not a missing scope: change the app's permissions.".to_owned(),
+                },
+                json!({
+                    "status": "not_coverable",
+                    "reason": "app_permission",
+                    "permissions": ["contents=write"],
+                }),
             ),
             (
                 RefusalOutcome::Declined {

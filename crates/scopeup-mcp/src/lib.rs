@@ -59,6 +59,11 @@
 //! }
 //! ```
 //!
+//! In challenge mode (the host's own MCP token carries the scopes), [`require_scopes`] and
+//! [`challenge_result`] answer with the standard `insufficient_scope` challenge under
+//! `_meta["mcp/www_authenticate"]` in an `isError` tool result; `scopeup-axum`'s challenge layer
+//! sends it as an HTTP `403` to clients configured for that.
+//!
 //! A host that answers JSON-RPC itself (the Cloudflare Worker, which cannot run rmcp's service
 //! layer) builds a [`ClientProfile`] with [`ClientProfile::new`] and calls [`answer`] with the
 //! engine's outcome.
@@ -77,6 +82,7 @@
 //! expires; replaying it only repeats a call the principal was allowed to make.
 
 mod answer;
+mod challenge;
 mod notify;
 mod profile;
 mod request_state;
@@ -86,6 +92,7 @@ mod server;
 pub use answer::{
     INPUT_REQUEST_KEY, ToolRequest, URL_ELICITATION_REQUIRED, answer, engine_error_result,
 };
+pub use challenge::{challenge_result, require_scopes};
 #[cfg(all(feature = "server", not(target_arch = "wasm32")))]
 pub use notify::CompletionNotifier;
 pub use notify::{ELICITATION_COMPLETE_METHOD, elicitation_complete_notification};

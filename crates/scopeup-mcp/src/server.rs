@@ -10,7 +10,7 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer};
 use scopeup::{Connection, Engine, RefusalOutcome, TokenStatus};
 use scopeup_core::ports::SystemClock;
-use scopeup_core::{Clock, HttpResponse, Principal, ProviderId, ScopeSet};
+use scopeup_core::{Clock, HttpResponse, Principal, ProviderId, ScopeSet, UpstreamCall};
 use serde_json::json;
 
 use crate::answer::{ToolRequest, answer, engine_error_result, error_result};
@@ -36,6 +36,10 @@ pub enum UpstreamResult {
     /// The upstream API answered with a non-success status (or, like Slack, a success status
     /// whose body says it refused): its status, headers and body, for the engine to classify.
     Refused(HttpResponse),
+    /// The same as [`UpstreamResult::Refused`] with the request the answer was for, which
+    /// lets a classifier judge which scopes could cover the call (Cloudflare's error `10000`
+    /// names none).
+    RefusedCall(UpstreamCall, HttpResponse),
     /// The call failed before an answer arrived (timeout, connection refused); a sentence for
     /// the user.
     Failed(String),
@@ -132,6 +136,13 @@ impl ScopeupMcp {
                 let outcome = self
                     .engine
                     .handle_refusal(principal, provider, &response, &held)
+                    .await;
+                self.answer_outcome(context, principal, request, outcome)
+            }
+            UpstreamResult::RefusedCall(upstream_call, response) => {
+                let outcome = self
+                    .engine
+                    .handle_refused_call(principal, provider, &upstream_call, &response, &held)
                     .await;
                 self.answer_outcome(context, principal, request, outcome)
             }

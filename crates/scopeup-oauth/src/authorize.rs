@@ -19,7 +19,8 @@ const PROTOCOL_PARAMETERS: [&str; 7] = [
 ];
 
 /// The URL to send the user's browser to: `response_type=code`, the client id, the configured
-/// redirect URI, the scopes joined by spaces (left out when empty), the state, the S256
+/// redirect URI, the scopes as the behaviour writes them (joined by spaces unless the provider
+/// wants otherwise; left out when empty), the state, the S256
 /// challenge of `verifier`, then the behaviour's extras for `context`.
 ///
 /// Extras named like one of these parameters are dropped, so a behaviour cannot widen the scope
@@ -41,7 +42,7 @@ pub fn authorize_url(
         .append_pair("client_id", &config.client_id)
         .append_pair("redirect_uri", config.redirect_uri.as_str());
     if !scopes.is_empty() {
-        query.append_pair("scope", &scopes.to_string());
+        query.append_pair("scope", &provider.behaviour.scope_parameter(scopes));
     }
     query
         .append_pair("state", state)

@@ -10,7 +10,9 @@
 //! - [`fetch_account`]: which upstream account a token belongs to;
 //! - [`revoke`]: RFC 7009 revocation;
 //! - [`discover`]: RFC 8414 and OpenID Connect discovery, and
-//!   [`ProviderConfig::from_metadata`] to build a configuration from it.
+//!   [`ProviderConfig::from_metadata`] to build a configuration from it;
+//! - [`presets`]: GitHub, Google, Slack, Cloudflare and generic discovery, each with its
+//!   endpoints, scope catalog, authorize extras and refusal classifier.
 //!
 //! Choosing scopes, storing state and grants, and deciding whether an answer is acceptable
 //! (the right account, not a narrower grant) are the engine's part, in the `scopeup` crate.
@@ -66,6 +68,7 @@ mod authorize;
 mod discovery;
 mod error;
 mod pkce;
+pub mod presets;
 mod provider;
 #[cfg(feature = "reqwest")]
 mod reqwest_client;

@@ -12,7 +12,7 @@ use scopeup_core::ports::MaybeSendSync;
 use scopeup_core::refusal::BearerClassifier;
 use scopeup_core::{
     AccountId, Catalog, ClientSecret, HttpResponse, ProviderId, Refusal, RefusalClassifier,
-    ScopeError, ScopeSet,
+    ScopeError, ScopeSet, UpstreamCall,
 };
 use url::Url;
 
@@ -132,6 +132,31 @@ pub trait ProviderBehaviour: MaybeSendSync {
     /// the RFC 6750 `WWW-Authenticate: Bearer` challenge.
     fn classify(&self, response: &HttpResponse, held: &ScopeSet) -> Refusal {
         BearerClassifier::default().classify(response, held)
+    }
+
+    /// Classifies a refused call whose request the tool knows. The default ignores the request
+    /// and uses [`ProviderBehaviour::classify`]; a provider whose refusals do not name the
+    /// missing scope (Cloudflare) looks up which scopes could cover the call.
+    fn classify_call(
+        &self,
+        call: &UpstreamCall,
+        response: &HttpResponse,
+        held: &ScopeSet,
+    ) -> Refusal {
+        let _ = call;
+        self.classify(response, held)
+    }
+
+    /// Whether an upstream answer is a refusal to classify. The default is any status but 2xx;
+    /// Slack answers refusals with `200` and `"ok": false` in the body.
+    fn is_refusal(&self, response: &HttpResponse) -> bool {
+        !response.is_success()
+    }
+
+    /// The `scope` parameter of an authorization request. The default joins the scopes with
+    /// spaces (RFC 6749 §3.3); Slack wants commas.
+    fn scope_parameter(&self, scopes: &ScopeSet) -> String {
+        scopes.to_string()
     }
 
     /// Extra query parameters for the authorization request (Google's `access_type=offline`,

@@ -10,7 +10,7 @@ use scopeup_core::ports::AuditKind;
 use scopeup_core::refusal::NotCoverableReason;
 use scopeup_core::{
     AuditEvent, Elicitation, ElicitationId, ElicitationState, Grant, HttpResponse, Principal,
-    ProviderId, Refusal, Scope, ScopeSet, UnixTime,
+    ProviderId, Refusal, Scope, ScopeSet, UnixTime, UpstreamCall,
 };
 
 use scopeup_core::ElicitationEvent;
@@ -31,6 +31,9 @@ pub enum RefusalOutcome {
     NotCoverable {
         /// Why.
         reason: NotCoverableReason,
+        /// Permissions to change at the provider instead, for
+        /// [`NotCoverableReason::AppPermission`].
+        permissions: Vec<String>,
         /// A sentence for the user.
         message: String,
     },
@@ -156,7 +159,38 @@ impl Engine {
         let provider = self.provider(provider_id)?;
         let refusal = provider.behaviour.classify(response, held);
         tracing::debug!(?refusal, "classified upstream refusal");
+        self.decide(principal, provider_id, refusal, response.status, held)
+            .await
+    }
 
+    /// [`Engine::handle_refusal`] for a refusal whose request the tool knows, for providers
+    /// whose refusals do not say which scope is missing (Cloudflare): the classifier judges the
+    /// answer against the scopes that could cover `call`.
+    #[tracing::instrument(name = "Engine::handle_refused_call", skip_all, fields(provider = %provider_id, status = response.status))]
+    pub async fn handle_refused_call(
+        &self,
+        principal: &Principal,
+        provider_id: &ProviderId,
+        call: &UpstreamCall,
+        response: &HttpResponse,
+        held: &ScopeSet,
+    ) -> Result<RefusalOutcome, EngineError> {
+        let provider = self.provider(provider_id)?;
+        let refusal = provider.behaviour.classify_call(call, response, held);
+        tracing::debug!(?refusal, "classified upstream refusal");
+        self.decide(principal, provider_id, refusal, response.status, held)
+            .await
+    }
+
+    async fn decide(
+        &self,
+        principal: &Principal,
+        provider_id: &ProviderId,
+        refusal: Refusal,
+        status: u16,
+        held: &ScopeSet,
+    ) -> Result<RefusalOutcome, EngineError> {
+        let provider = self.provider(provider_id)?;
         match refusal {
             Refusal::MissingScope(missing) => {
                 let needed = missing.to_request(held, &provider.config.catalog);
@@ -165,6 +199,7 @@ impl Engine {
                         principal,
                         provider_id,
                         NotCoverableReason::AlreadyHeld,
+                        Vec::new(),
                         held,
                     ));
                 }
@@ -178,9 +213,11 @@ impl Engine {
                 )
                 .await
             }
-            Refusal::NotCoverable { reason, .. } => {
-                Ok(self.not_coverable(principal, provider_id, reason, held))
-            }
+            Refusal::NotCoverable {
+                reason,
+                permissions,
+                ..
+            } => Ok(self.not_coverable(principal, provider_id, reason, permissions, held)),
             Refusal::Authentication { upstream_message } => {
                 let needed = provider.config.baseline.union(held);
                 self.elicit(
@@ -210,7 +247,7 @@ impl Engine {
                 })
             }
             _ => Ok(RefusalOutcome::Upstream {
-                status: response.status,
+                status,
                 message: format!("{} refused the call.", provider.config.display_name),
             }),
         }
@@ -454,6 +491,7 @@ impl Engine {
         principal: &Principal,
         provider_id: &ProviderId,
         reason: NotCoverableReason,
+        permissions: Vec<String>,
         held: &ScopeSet,
     ) -> RefusalOutcome {
         let name = self
@@ -475,12 +513,30 @@ impl Engine {
                  allow it is already granted. This is a role or account restriction; \
                  reconnecting or granting more scopes will not help."
             ),
+            NotCoverableReason::AppPermission => format!(
+                "Not a missing scope: {name} requires the app permission {}, which no OAuth \
+                 scope grants. Change the app's permissions in your {name} settings (an \
+                 administrator may have to approve it); reconnecting will not help until then.",
+                if permissions.is_empty() {
+                    "that the call needs".to_owned()
+                } else {
+                    permissions
+                        .iter()
+                        .map(|permission| format!("`{permission}`"))
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                }
+            ),
             _ => format!(
                 "Not a missing scope: {name} has no scope that allows this call (a role or \
                  account restriction). Reconnecting or granting more scopes will not help."
             ),
         };
-        RefusalOutcome::NotCoverable { reason, message }
+        RefusalOutcome::NotCoverable {
+            reason,
+            permissions,
+            message,
+        }
     }
 
     pub(crate) fn audit(

@@ -9,6 +9,9 @@
 //! state, the browser, the issuer and the account, stores the upgraded grant sealed, and marks
 //! the elicitation complete. The next tool call finds the new grant.
 //!
+//! Hosts whose own MCP token carries the scopes use [`challenge`] mode for a provider instead:
+//! a refusal becomes a standard `insufficient_scope` step-up challenge.
+//!
 //! The engine speaks no HTTP itself: `scopeup-axum` mounts the pages and the callback, and
 //! `scopeup-mcp` turns tickets into the answer shape each MCP client supports.
 //!
@@ -43,6 +46,7 @@
 
 mod audit;
 mod callback;
+pub mod challenge;
 mod connect;
 mod elicit;
 mod error;

@@ -22,6 +22,9 @@ use base64::Engine as _;
 use demo_provider::{DemoClient, DemoProvider, DemoProviderConfig};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use scopeup::challenge::{
+    ChallengeSettings, ClientIdentity, Delivery, DeliveryPolicy, McpTokenScopes,
+};
 use scopeup::{Engine, EngineConfig};
 use scopeup_core::catalog::{CatalogScope, CatalogSpec, ScopeGroup, Template};
 use scopeup_core::ports::SystemClock;
@@ -29,6 +32,7 @@ use scopeup_core::{
     AccountId, Catalog, ClientSecret, Principal, ProviderId, Scope, ScopeSet, Store,
 };
 use scopeup_mcp::{CompletionNotifier, RequestStateKey, ScopeupMcp};
+use scopeup_oauth::presets::{PresetClient, PresetName};
 use scopeup_oauth::{
     ClientAuthMethod, ClientSettings, HttpClientConfig, IdentityLookup, Provider, ProviderConfig,
     ReqwestHttpClient,
@@ -41,6 +45,13 @@ pub use tools::NotesServer;
 
 /// The provider id the example's tools use.
 pub const PROVIDER_ID: &str = "notes";
+
+/// In challenge mode, the scope each tool needs on the MCP token.
+pub const TOOL_SCOPES: [(&str, &str); 3] = [
+    ("list_notes", "notes:read"),
+    ("create_note", "notes:write"),
+    ("delete_note", "notes:delete"),
+];
 
 /// How the example runs. Every field has a flag and an environment variable.
 #[derive(Debug, Clone, clap::Parser)]
@@ -57,6 +68,12 @@ pub struct ExampleConfig {
     /// `http://{listen}/`.
     #[arg(long, env = "SCOPEUP_PUBLIC_URL")]
     pub public_url: Option<url::Url>,
+
+    /// The upstream provider: `demo` (the embedded demo provider, or any provider found by
+    /// discovery when `--issuer` is given), `generic` (discovery, needs `--issuer`), or a
+    /// preset: `github`, `google`, `slack`, `cloudflare`.
+    #[arg(long, env = "SCOPEUP_PROVIDER", default_value = "demo")]
+    pub provider: String,
 
     /// Issuer of a real OAuth provider (found through RFC 8414 / OpenID discovery). Without
     /// it, the embedded demo provider is served under `/demo` and used.
@@ -105,6 +122,20 @@ pub struct ExampleConfig {
     /// Extra host names the MCP endpoint accepts in `Host` (loopback is always accepted).
     #[arg(long, env = "SCOPEUP_ALLOWED_HOSTS", value_delimiter = ',')]
     pub allowed_hosts: Vec<String>,
+
+    /// `elicit` (scopeup asks the user for upstream scopes) or `challenge` (the MCP token's own
+    /// scopes gate the tools, and a missing one is answered with a step-up challenge).
+    #[arg(long, env = "SCOPEUP_MODE", default_value = "elicit")]
+    pub mode: String,
+
+    /// In challenge mode, the clients (by name) that get the challenge as an HTTP 403; every
+    /// other client gets it in the tool result.
+    #[arg(
+        long,
+        env = "SCOPEUP_CHALLENGE_TRANSPORT_CLIENTS",
+        value_delimiter = ','
+    )]
+    pub challenge_transport_clients: Vec<String>,
 }
 
 impl ExampleConfig {
@@ -122,6 +153,9 @@ impl ExampleConfig {
             data_dir: PathBuf::from("./data"),
             sealing_keys: None,
             allowed_hosts: Vec::new(),
+            provider: "demo".to_owned(),
+            mode: "elicit".to_owned(),
+            challenge_transport_clients: Vec::new(),
         }
     }
 
@@ -207,6 +241,11 @@ pub async fn build(config: &ExampleConfig) -> anyhow::Result<Example> {
     let store_setting = config.store();
     let key_ring = key_ring(config, &store_setting)?;
     let store = open_store(&store_setting).await?;
+    let challenge_mode = match config.mode.as_str() {
+        "elicit" => false,
+        "challenge" => true,
+        other => anyhow::bail!("mode `{other}` is not supported: use `elicit` or `challenge`"),
+    };
 
     let http: Arc<dyn scopeup_core::HttpClient> = Arc::new(
         ReqwestHttpClient::new(HttpClientConfig::default()).context("building the HTTP client")?,
@@ -217,9 +256,44 @@ pub async fn build(config: &ExampleConfig) -> anyhow::Result<Example> {
     let baseline =
         ScopeSet::parse(&config.baseline_scopes).context("parsing the baseline scopes")?;
 
-    // The provider: the embedded demo provider, or a real one found by discovery.
-    let (provider, demo, api_base) = match &config.issuer {
-        None => {
+    // The provider: the embedded demo provider, a real one found by discovery, or a preset.
+    let preset = match config.provider.as_str() {
+        "demo" => None,
+        name => Some(name.parse::<PresetName>()?),
+    };
+    let (provider, demo, api_base) = match (&config.issuer, preset) {
+        (_, Some(preset)) => {
+            let client_id = config
+                .client_id
+                .clone()
+                .context("--client-id is required with --provider")?;
+            let client = PresetClient::new(
+                client_id,
+                config.client_secret.clone().map(ClientSecret::new),
+                redirect_uri,
+            )
+            .with_id(ProviderId::new(PROVIDER_ID)?);
+            let provider = match (preset, &config.issuer) {
+                (PresetName::Generic, Some(issuer)) => {
+                    let client = client
+                        .with_catalog(notes_catalog()?)
+                        .with_baseline(baseline);
+                    scopeup_oauth::presets::generic(http.as_ref(), issuer, issuer.as_str(), client)
+                        .await
+                        .with_context(|| format!("discovering {issuer}"))?
+                }
+                (PresetName::Generic, None) => {
+                    anyhow::bail!("--issuer is required with --provider generic")
+                }
+                (preset, _) => scopeup_oauth::presets::by_name(preset, client)?,
+            };
+            let api_base = config
+                .api_base
+                .clone()
+                .context("--api-base is required with --provider")?;
+            (provider, None, api_base)
+        }
+        (None, None) => {
             let issuer = public_url
                 .join("demo")
                 .context("building the demo issuer")?;
@@ -235,7 +309,7 @@ pub async fn build(config: &ExampleConfig) -> anyhow::Result<Example> {
             let provider = demo_provider_config(&issuer, client_secret, redirect_uri, baseline)?;
             (provider, Some(demo), issuer)
         }
-        Some(issuer) => {
+        (Some(issuer), None) => {
             let client_id = config
                 .client_id
                 .clone()
@@ -271,8 +345,28 @@ pub async fn build(config: &ExampleConfig) -> anyhow::Result<Example> {
     let state_key = RequestStateKey::generate(&scopeup::OsRandom)?;
     let scopeup = Arc::new(ScopeupMcp::new(engine.clone(), notifier, state_key));
 
+    // Challenge mode: the MCP token's scopes gate the tools.
+    let challenge = if challenge_mode {
+        let issuer = match &demo {
+            Some(_) => public_url.join("demo")?,
+            None => config.issuer.clone().unwrap_or_else(|| public_url.clone()),
+        };
+        let delivery = config.challenge_transport_clients.iter().fold(
+            DeliveryPolicy::always(Delivery::ToolResult),
+            |policy, name| policy.for_client_name(name.clone(), Delivery::Transport),
+        );
+        let settings =
+            ChallengeSettings::new(public_url.join("mcp")?, vec![issuer], &notes_catalog()?)
+                .with_resource_name("scopeup example notes")
+                .with_delivery(delivery);
+        Some(Arc::new(settings))
+    } else {
+        None
+    };
+
     // The MCP endpoint: sessions for `initialize` clients, stateless for 2026-07-28 ones.
-    let notes = NotesServer::new(scopeup, ProviderId::new(PROVIDER_ID)?, api_base)?;
+    let notes = NotesServer::new(scopeup, ProviderId::new(PROVIDER_ID)?, api_base)?
+        .with_challenge(challenge.clone());
     let mut hosts: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
     hosts.extend(public_url.host_str().map(str::to_owned));
     hosts.extend(config.allowed_hosts.iter().cloned());
@@ -284,16 +378,27 @@ pub async fn build(config: &ExampleConfig) -> anyhow::Result<Example> {
             .with_sse_keep_alive(Some(Duration::from_secs(15))),
     );
     let resolver: Arc<dyn scopeup_axum::PrincipalResolver> = Arc::new(DemoTokens);
-    let mcp_routes =
-        Router::new()
-            .nest_service("/mcp", mcp)
-            .layer(axum::middleware::from_fn_with_state(
-                resolver,
-                scopeup_axum::require_principal,
-            ));
+    let mut mcp_routes = Router::new().nest_service("/mcp", mcp);
+    let mut metadata_routes = Router::new();
+    if let Some(settings) = &challenge {
+        let tool_scopes = TOOL_SCOPES
+            .iter()
+            .map(|(tool, scope)| Ok(((*tool).to_owned(), ScopeSet::parse(scope)?)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let layer = scopeup_axum::ChallengeLayer::new(settings.as_ref().clone(), tool_scopes);
+        metadata_routes = layer.metadata_router();
+        mcp_routes = mcp_routes
+            .layer(layer)
+            .layer(axum::middleware::from_fn(demo_token_scopes));
+    }
+    let mcp_routes = mcp_routes.layer(axum::middleware::from_fn_with_state(
+        resolver,
+        scopeup_axum::require_principal,
+    ));
 
     let mut router = Router::new()
         .merge(scopeup_axum::routes(engine.clone()))
+        .merge(metadata_routes)
         .merge(mcp_routes);
     if let Some(demo) = &demo {
         router = router.nest("/demo", demo.router());
@@ -336,13 +441,52 @@ impl scopeup_axum::PrincipalResolver for DemoTokens {
         let token = value
             .strip_prefix("Bearer ")
             .or_else(|| value.strip_prefix("bearer "))?;
-        let name = match token.trim() {
+        let (token, _scopes) = split_demo_token(token.trim());
+        let name = match token {
             "demo-alice" => "alice",
             "demo-bob" => "bob",
             _ => return None,
         };
         let account = AccountId::new(name).ok()?;
         Some(Principal::new(name).ok()?.with_upstream_account(account))
+    }
+}
+
+/// In challenge mode: reads the scopes a development token carries (`demo-alice~a+b`; plain
+/// `demo-alice` carries `notes:read`) and the client's name (its `User-Agent` product) into
+/// the request's extensions, as a real host's token verification would.
+async fn demo_token_scopes(
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let headers = request.headers();
+    let token = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let (_, scopes) = split_demo_token(token.trim());
+    let scopes =
+        ScopeSet::parse_delimited(scopes.unwrap_or("notes:read"), |c| c == '+').unwrap_or_default();
+    let client = headers
+        .get(http::header::USER_AGENT)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|agent| agent.split(['/', ' ']).next())
+        .filter(|name| !name.is_empty())
+        .map(ClientIdentity::named);
+
+    request.extensions_mut().insert(McpTokenScopes(scopes));
+    if let Some(client) = client {
+        request.extensions_mut().insert(client);
+    }
+    next.run(request).await
+}
+
+// `demo-alice~notes:read+notes:write` → (`demo-alice`, `notes:read+notes:write`).
+fn split_demo_token(token: &str) -> (&str, Option<&str>) {
+    match token.split_once('~') {
+        Some((name, scopes)) => (name, Some(scopes)),
+        None => (token, None),
     }
 }
 

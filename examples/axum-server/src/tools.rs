@@ -14,7 +14,8 @@ use rmcp::model::{
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
-use scopeup_core::{HttpResponse, Principal, ProviderId};
+use scopeup::challenge::{ChallengeSettings, McpTokenScopes};
+use scopeup_core::{HttpMethod, HttpResponse, Principal, ProviderId, ScopeSet, UpstreamCall};
 use scopeup_mcp::{ScopeupMcp, ToolRequest, UpstreamResult};
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +26,7 @@ pub struct NotesServer {
     provider: ProviderId,
     api_base: url::Url,
     http: reqwest::Client,
+    challenge: Option<Arc<ChallengeSettings>>,
     tool_router: ToolRouter<Self>,
 }
 
@@ -66,8 +68,15 @@ impl NotesServer {
             provider,
             api_base,
             http,
+            challenge: None,
             tool_router: Self::tool_router(),
         })
+    }
+
+    /// Puts the tools in challenge mode: each needs its scope on the MCP token
+    /// ([`crate::TOOL_SCOPES`]), and a call without it gets the step-up challenge.
+    pub fn with_challenge(self, challenge: Option<Arc<ChallengeSettings>>) -> Self {
+        Self { challenge, ..self }
     }
 
     /// Lists the user's notes. Needs `notes:read`.
@@ -153,6 +162,9 @@ impl NotesServer {
         build: impl FnOnce(&reqwest::Client, &str) -> reqwest::RequestBuilder,
     ) -> Result<CallToolResponse, ErrorData> {
         let principal = principal(context)?;
+        if let Some(answer) = self.challenge_answer(context, tool) {
+            return Ok(answer.into());
+        }
         let arguments = serde_json::to_value(arguments)
             .map_err(|error| ErrorData::internal_error(error.to_string(), None))?;
         let request = ToolRequest::new(tool, arguments.as_object())
@@ -170,6 +182,27 @@ impl NotesServer {
                 },
             )
             .await
+    }
+
+    /// In challenge mode, the challenge when the MCP token lacks the tool's scope. Clients that
+    /// get it on the transport never reach this point: the challenge layer answered them.
+    fn challenge_answer(
+        &self,
+        context: &RequestContext<RoleServer>,
+        tool: &str,
+    ) -> Option<CallToolResult> {
+        let settings = self.challenge.as_ref()?;
+        let needed = crate::TOOL_SCOPES
+            .iter()
+            .find(|(name, _)| *name == tool)
+            .and_then(|(_, scope)| ScopeSet::parse(scope).ok())?;
+        let held = context
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<McpTokenScopes>())
+            .map(|scopes| scopes.0.clone())
+            .unwrap_or_default();
+        scopeup_mcp::require_scopes(settings, &held, &needed)
     }
 
     fn api_url(&self, path: &str) -> Result<url::Url, ErrorData> {
@@ -193,7 +226,16 @@ fn principal(context: &RequestContext<RoleServer>) -> Result<Principal, ErrorDat
 
 /// Sends one API request and sorts the answer into success, refusal or transport failure.
 async fn call_api(request: reqwest::RequestBuilder) -> UpstreamResult {
-    let response = match request.send().await {
+    let (client, request) = request.build_split();
+    let request = match request {
+        Ok(request) => request,
+        Err(error) => {
+            return UpstreamResult::Failed(format!("building the request failed: {error}"));
+        }
+    };
+    let call = upstream_method(request.method())
+        .map(|method| UpstreamCall::new(method, request.url().clone()));
+    let response = match client.execute(request).await {
         Ok(response) => response,
         Err(error) => {
             return UpstreamResult::Failed(format!("the notes API is unreachable: {error}"));
@@ -222,5 +264,20 @@ async fn call_api(request: reqwest::RequestBuilder) -> UpstreamResult {
     }
     let mut refusal = HttpResponse::new(status).with_body(body);
     refusal.headers = headers;
-    UpstreamResult::Refused(refusal)
+    // With the request, a classifier can tell which scopes could cover the call.
+    match call {
+        Some(call) => UpstreamResult::RefusedCall(call, refusal),
+        None => UpstreamResult::Refused(refusal),
+    }
+}
+
+fn upstream_method(method: &reqwest::Method) -> Option<HttpMethod> {
+    match *method {
+        reqwest::Method::GET => Some(HttpMethod::Get),
+        reqwest::Method::POST => Some(HttpMethod::Post),
+        reqwest::Method::PUT => Some(HttpMethod::Put),
+        reqwest::Method::PATCH => Some(HttpMethod::Patch),
+        reqwest::Method::DELETE => Some(HttpMethod::Delete),
+        _ => None,
+    }
 }

@@ -24,11 +24,48 @@ pub(crate) struct TestServer {
     task: tokio::task::JoinHandle<()>,
 }
 
-impl TestServer {
-    pub(crate) async fn start() -> Self {
+/// The example with a provider preset instead of the demo provider, served until dropped.
+pub(crate) struct PresetServer {
+    pub base: url::Url,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl PresetServer {
+    /// The example configured with `configure` (which must choose a preset).
+    pub(crate) async fn start(configure: impl FnOnce(&mut ExampleConfig)) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address: SocketAddr = listener.local_addr().unwrap();
-        let config = ExampleConfig::on(address);
+        let mut config = ExampleConfig::on(address);
+        configure(&mut config);
+        let Example { router, demo, .. } = axum_server::build(&config).await.unwrap();
+        assert!(demo.is_none(), "a preset replaces the demo provider");
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router).await.unwrap();
+        });
+        Self {
+            base: config.public_url().unwrap(),
+            task,
+        }
+    }
+}
+
+impl Drop for PresetServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl TestServer {
+    pub(crate) async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// The example with its configuration changed by `configure` first.
+    pub(crate) async fn start_with(configure: impl FnOnce(&mut ExampleConfig)) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address: SocketAddr = listener.local_addr().unwrap();
+        let mut config = ExampleConfig::on(address);
+        configure(&mut config);
         let Example {
             router,
             engine,

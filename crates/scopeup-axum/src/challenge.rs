@@ -1,0 +1,303 @@
+//! Challenge mode on the transport: a tower layer that answers a tool call the caller's MCP
+//! token lacks the scopes for with HTTP `403` and the standard `insufficient_scope` challenge,
+//! before the tool runs, for clients whose [`Delivery`] is [`Delivery::Transport`]; and the
+//! RFC 9728 protected resource metadata the challenge points to.
+//!
+//! The host's authentication middleware, outside this layer, puts the token's scopes in the
+//! request's extensions as [`McpTokenScopes`] and, where it knows them, the client's
+//! [`ClientIdentity`]. Requests without [`McpTokenScopes`] pass untouched. Clients that get
+//! the challenge in the tool result instead are left to the tool (`scopeup_mcp::require_scopes`).
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use scopeup::challenge::{ChallengeSettings, ClientIdentity, Delivery, McpTokenScopes};
+use scopeup_core::ScopeSet;
+use tower::{Layer, Service};
+
+/// The largest JSON-RPC request body the layer reads to find the tool's name, in bytes.
+/// Larger bodies are refused with `413`.
+pub const MAX_RPC_BYTES: usize = 4 * 1024 * 1024;
+
+/// The challenge layer. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ChallengeLayer {
+    shared: Arc<Shared>,
+}
+
+/// The service the layer wraps around the MCP endpoint.
+#[derive(Debug, Clone)]
+pub struct ChallengeService<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    settings: ChallengeSettings,
+    tools: BTreeMap<String, ScopeSet>,
+    resource_path: String,
+    metadata_path: String,
+}
+
+impl ChallengeLayer {
+    /// A layer for the resource of `settings` whose tools need the scopes in `tool_scopes`
+    /// (tool name → scopes the MCP token must carry).
+    pub fn new(
+        settings: ChallengeSettings,
+        tool_scopes: impl IntoIterator<Item = (String, ScopeSet)>,
+    ) -> Self {
+        let resource_path = settings.resource.path().trim_end_matches('/').to_owned();
+        let metadata_path = settings.resource_metadata_url().path().to_owned();
+        Self {
+            shared: Arc::new(Shared {
+                settings,
+                tools: tool_scopes.into_iter().collect(),
+                resource_path,
+                metadata_path,
+            }),
+        }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &ChallengeSettings {
+        &self.shared.settings
+    }
+
+    /// A router that serves the protected resource metadata at its well-known path, to merge
+    /// at the root of the host's router.
+    pub fn metadata_router(&self) -> Router {
+        let shared = self.shared.clone();
+        let path = shared.metadata_path.clone();
+        Router::new().route(
+            &path,
+            get(move || {
+                let shared = shared.clone();
+                async move { metadata_response(&shared) }
+            }),
+        )
+    }
+}
+
+impl<S> Layer<S> for ChallengeLayer {
+    type Service = ChallengeService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ChallengeService {
+            inner,
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<S> Service<Request> for ChallengeService<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send + 'static>>;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(context)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        // The ready service answers this request; a fresh clone waits for the next.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let shared = self.shared.clone();
+
+        Box::pin(async move {
+            let path = request.uri().path().trim_end_matches('/');
+            if request.method() == Method::GET && path == shared.metadata_path {
+                return Ok(metadata_response(&shared));
+            }
+            let Some(held) = request.extensions().get::<McpTokenScopes>().cloned() else {
+                return inner.call(request).await;
+            };
+            let client = request.extensions().get::<ClientIdentity>().cloned();
+            let delivery = shared.settings.delivery.choose(client.as_ref());
+            if request.method() != Method::POST
+                || path != shared.resource_path
+                || delivery != Delivery::Transport
+            {
+                return inner.call(request).await;
+            }
+
+            // Read the JSON-RPC request to learn which tool is called, then hand it on whole.
+            let (parts, body) = request.into_parts();
+            let Ok(bytes) = axum::body::to_bytes(body, MAX_RPC_BYTES).await else {
+                return Ok(StatusCode::PAYLOAD_TOO_LARGE.into_response());
+            };
+            let needed = called_tool(&bytes).and_then(|tool| shared.tools.get(&tool));
+            if let Some(challenge) =
+                needed.and_then(|needed| shared.settings.challenge(&held.0, needed))
+            {
+                tracing::debug!(missing = %challenge.missing, "answering a tool call with a step-up challenge");
+                return Ok(forbidden(&challenge.header_value, &challenge.message));
+            }
+            inner
+                .call(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        })
+    }
+}
+
+// The tool named by a single JSON-RPC `tools/call` request.
+fn called_tool(body: &[u8]) -> Option<String> {
+    let message: serde_json::Value = serde_json::from_slice(body).ok()?;
+    if message.get("method")?.as_str()? != "tools/call" {
+        return None;
+    }
+    message.pointer("/params/name")?.as_str().map(str::to_owned)
+}
+
+fn forbidden(header_value: &str, message: &str) -> Response {
+    let body = serde_json::json!({
+        "error": "insufficient_scope",
+        "error_description": message,
+    });
+    let mut response = (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
+    match HeaderValue::from_str(header_value) {
+        Ok(value) => {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
+        }
+        Err(_) => tracing::warn!("a challenge could not be sent as a header value"),
+    }
+    response
+}
+
+fn metadata_response(shared: &Shared) -> Response {
+    let mut response = axum::Json(shared.settings.metadata()).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::routing::post;
+    use scopeup_core::Catalog;
+    use tower::ServiceExt as _;
+    use url::Url;
+
+    use super::*;
+
+    fn layer(delivery: Delivery) -> ChallengeLayer {
+        let catalog: Catalog = serde_json::from_str(
+            r#"{"groups": [{"name": "Notes", "scopes": [
+                {"scope": "notes:read", "description": "Read"},
+                {"scope": "notes:write", "description": "Write"}]}]}"#,
+        )
+        .unwrap();
+        let settings = ChallengeSettings::new(
+            Url::parse("https://mcp.example.com/mcp").unwrap(),
+            vec![Url::parse("https://auth.example.com").unwrap()],
+            &catalog,
+        )
+        .with_delivery(scopeup::challenge::DeliveryPolicy::always(delivery));
+        ChallengeLayer::new(
+            settings,
+            [(
+                "create_note".to_owned(),
+                ScopeSet::parse("notes:write").unwrap(),
+            )],
+        )
+    }
+
+    fn app(delivery: Delivery) -> Router {
+        let layer = layer(delivery);
+        Router::new()
+            .route("/mcp", post(|| async { "tool ran" }))
+            .layer(layer.clone())
+            .layer(axum::middleware::from_fn(
+                |mut request: Request, next: axum::middleware::Next| async move {
+                    request
+                        .extensions_mut()
+                        .insert(McpTokenScopes(ScopeSet::parse("notes:read").unwrap()));
+                    next.run(request).await
+                },
+            ))
+            .merge(layer.metadata_router())
+    }
+
+    fn call(tool: &str) -> Request {
+        let body = serde_json::json!({
+            "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": tool, "arguments": {}},
+        });
+        Request::post("/mcp")
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    }
+
+    async fn text(response: Response) -> String {
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn transport_clients_get_403_with_the_step_up_challenge() {
+        let response = app(Delivery::Transport)
+            .oneshot(call("create_note"))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            response.headers()[header::WWW_AUTHENTICATE],
+            r#"Bearer error="insufficient_scope", scope="notes:read notes:write", resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp""#
+        );
+        assert!(text(response).await.contains("`notes:write`"));
+
+        // A tool whose scopes are held, or that needs none, runs.
+        let response = app(Delivery::Transport)
+            .oneshot(call("list_notes"))
+            .await
+            .unwrap();
+        assert_eq!(text(response).await, "tool ran");
+    }
+
+    #[tokio::test]
+    async fn tool_result_clients_pass_through_to_the_tool() {
+        let response = app(Delivery::ToolResult)
+            .oneshot(call("create_note"))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(text(response).await, "tool ran");
+    }
+
+    #[tokio::test]
+    async fn protected_resource_metadata_is_served_at_its_well_known_path() {
+        let request = Request::get("/.well-known/oauth-protected-resource/mcp")
+            .body(Body::empty())
+            .unwrap();
+        let response = app(Delivery::Transport).oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let document: serde_json::Value = serde_json::from_str(&text(response).await).unwrap();
+        assert_eq!(document["resource"], "https://mcp.example.com/mcp");
+        assert_eq!(
+            document["scopes_supported"],
+            serde_json::json!(["notes:read", "notes:write"])
+        );
+    }
+}

@@ -1,0 +1,120 @@
+//! A host's own classifier on any provider: every quirk of the provider's behaviour is kept
+//! except how refusals are classified.
+
+use std::sync::Arc;
+
+use scopeup_core::{
+    AccountId, HttpResponse, Refusal, RefusalClassifier, ScopeError, ScopeSet, UpstreamCall,
+};
+
+use crate::provider::{AuthorizeContext, Provider, ProviderBehaviour};
+
+/// A behaviour that classifies with a host's classifier and defers everything else to the
+/// behaviour it wraps.
+#[derive(Clone)]
+pub struct ClassifierOverride {
+    inner: Arc<dyn ProviderBehaviour>,
+    classifier: Arc<dyn RefusalClassifier>,
+}
+
+/// `provider` with its refusals classified by `classifier`; its endpoints, catalog, extras and
+/// scope format stay as they were.
+pub fn with_classifier(provider: Provider, classifier: Arc<dyn RefusalClassifier>) -> Provider {
+    let behaviour = ClassifierOverride::new(provider.behaviour, classifier);
+    Provider::new(provider.config, Arc::new(behaviour))
+}
+
+impl ClassifierOverride {
+    /// `inner` with its classification replaced by `classifier`.
+    pub fn new(inner: Arc<dyn ProviderBehaviour>, classifier: Arc<dyn RefusalClassifier>) -> Self {
+        Self { inner, classifier }
+    }
+}
+
+impl ProviderBehaviour for ClassifierOverride {
+    fn classify(&self, response: &HttpResponse, held: &ScopeSet) -> Refusal {
+        self.classifier.classify(response, held)
+    }
+
+    fn classify_call(
+        &self,
+        call: &UpstreamCall,
+        response: &HttpResponse,
+        held: &ScopeSet,
+    ) -> Refusal {
+        let _ = call;
+        self.classifier.classify(response, held)
+    }
+
+    fn is_refusal(&self, response: &HttpResponse) -> bool {
+        self.inner.is_refusal(response)
+    }
+
+    fn scope_parameter(&self, scopes: &ScopeSet) -> String {
+        self.inner.scope_parameter(scopes)
+    }
+
+    fn authorize_extras(&self, context: &AuthorizeContext) -> Vec<(String, String)> {
+        self.inner.authorize_extras(context)
+    }
+
+    fn parse_granted_scopes(&self, raw: &str) -> Result<ScopeSet, ScopeError> {
+        self.inner.parse_granted_scopes(raw)
+    }
+
+    fn account_id(&self, identity: &serde_json::Value, pointer: &str) -> Option<AccountId> {
+        self.inner.account_id(identity, pointer)
+    }
+}
+
+impl std::fmt::Debug for ClassifierOverride {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClassifierOverride").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use scopeup_core::refusal::NotCoverableReason;
+
+    use super::*;
+    use crate::presets::{PresetClient, slack};
+
+    /// A host's API that says "role required" with a 403 and a header.
+    struct RoleClassifier;
+
+    impl RefusalClassifier for RoleClassifier {
+        fn classify(&self, response: &HttpResponse, _held: &ScopeSet) -> Refusal {
+            if response.header("x-role-required").is_some() {
+                return Refusal::NotCoverable {
+                    reason: NotCoverableReason::NoCoveringScope,
+                    permissions: Vec::new(),
+                    upstream_message: None,
+                };
+            }
+            Refusal::Other {
+                status: response.status,
+                upstream_message: None,
+            }
+        }
+    }
+
+    #[test]
+    fn a_host_classifier_replaces_only_the_classification() {
+        let preset = slack(PresetClient::new(
+            "client",
+            None,
+            url::Url::parse("https://host.example/oauth/callback").unwrap(),
+        ))
+        .unwrap();
+        let provider = with_classifier(preset, Arc::new(RoleClassifier));
+        let refused = HttpResponse::new(403).with_header("x-role-required", "admin");
+        assert!(matches!(
+            provider.behaviour.classify(&refused, &ScopeSet::new()),
+            Refusal::NotCoverable { .. }
+        ));
+        // Slack's scope format is kept.
+        let scopes = ScopeSet::parse("a b").unwrap();
+        assert_eq!(provider.behaviour.scope_parameter(&scopes), "a,b");
+    }
+}
