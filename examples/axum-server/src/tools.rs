@@ -150,7 +150,7 @@ impl NotesServer {
         tool: &str,
         arguments: &impl Serialize,
         request_state: Option<String>,
-        build: impl FnOnce(&reqwest::Client, &str) -> reqwest::RequestBuilder,
+        build: impl Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
     ) -> Result<CallToolResponse, ErrorData> {
         let principal = principal(context)?;
         let arguments = serde_json::to_value(arguments)
@@ -159,16 +159,10 @@ impl NotesServer {
             .with_request_state(request_state.as_deref());
         let http = self.http.clone();
         self.scopeup
-            .call_upstream(
-                context,
-                &principal,
-                &self.provider,
-                request,
-                |connection| async move {
-                    let request = build(&http, connection.access_token.expose_secret());
-                    call_api(request).await
-                },
-            )
+            .call_upstream(context, &principal, &self.provider, request, |connection| {
+                let request = build(&http, connection.access_token.expose_secret());
+                call_api(request)
+            })
             .await
     }
 
