@@ -6,6 +6,7 @@
 //! the development bearer tokens `demo-alice` and `demo-bob`; each principal is bound to the
 //! demo provider account of the same name (the design's "Whose account", case 1).
 
+mod audit;
 mod tools;
 
 use std::net::SocketAddr;
@@ -28,6 +29,7 @@ use scopeup_oauth::{
 };
 use scopeup_store::KeyRing;
 
+pub use audit::JsonLinesAudit;
 pub use tools::NotesServer;
 
 /// The provider id the example's tools use.
@@ -88,6 +90,21 @@ pub struct ExampleConfig {
     /// Extra host names the MCP endpoint accepts in `Host` (loopback is always accepted).
     #[arg(long, env = "SCOPEUP_ALLOWED_HOSTS", value_delimiter = ',')]
     pub allowed_hosts: Vec<String>,
+
+    /// Where audit events go, one JSON object a line: `stdout`, or a file path to append to.
+    #[arg(long, env = "SCOPEUP_AUDIT", default_value = "stdout")]
+    pub audit: String,
+}
+
+/// Parts a test (or an embedding host) puts in place of the example's own.
+#[derive(Default, Clone)]
+pub struct Overrides {
+    /// The backend store, shared between instances.
+    pub store: Option<Arc<dyn scopeup_core::Store>>,
+    /// The engine's clock.
+    pub clock: Option<Arc<dyn scopeup_core::Clock>>,
+    /// The audit sink, instead of the JSON lines of `--audit`.
+    pub audit: Option<Arc<dyn scopeup_core::AuditSink>>,
 }
 
 impl ExampleConfig {
@@ -104,6 +121,7 @@ impl ExampleConfig {
             store: "memory".to_owned(),
             sealing_keys: None,
             allowed_hosts: Vec::new(),
+            audit: "stdout".to_owned(),
         }
     }
 
@@ -128,6 +146,11 @@ pub struct Example {
 
 /// Builds the example's app from its configuration.
 pub async fn build(config: &ExampleConfig) -> anyhow::Result<Example> {
+    build_with(config, Overrides::default()).await
+}
+
+/// Builds the example's app with some parts put in place by the caller.
+pub async fn build_with(config: &ExampleConfig, overrides: Overrides) -> anyhow::Result<Example> {
     let public_url = config.public_url()?;
     anyhow::ensure!(
         config.store == "memory",
@@ -197,14 +220,29 @@ pub async fn build(config: &ExampleConfig) -> anyhow::Result<Example> {
         }
     };
 
+    let audit: Arc<dyn scopeup_core::AuditSink> = match overrides.audit {
+        Some(audit) => audit,
+        None => Arc::new(JsonLinesAudit::open(&config.audit)?),
+    };
     let notifier = Arc::new(CompletionNotifier::new());
-    let engine = Engine::builder(engine_config, key_ring)
+    let mut builder = Engine::builder(engine_config, key_ring)
         .provider(provider)
         .http_client(http)
-        .observer(notifier.clone())
-        .build()?;
+        .audit(audit)
+        .observer(notifier.clone());
+    if let Some(store) = overrides.store {
+        builder = builder.store(store);
+    }
+    if let Some(clock) = &overrides.clock {
+        builder = builder.clock(clock.clone());
+    }
+    let engine = builder.build()?;
     let state_key = RequestStateKey::generate(&scopeup::OsRandom)?;
-    let scopeup = Arc::new(ScopeupMcp::new(engine.clone(), notifier, state_key));
+    let mut scopeup = ScopeupMcp::new(engine.clone(), notifier, state_key);
+    if let Some(clock) = overrides.clock {
+        scopeup = scopeup.with_clock(clock);
+    }
+    let scopeup = Arc::new(scopeup);
 
     // The MCP endpoint: sessions for `initialize` clients, stateless for 2026-07-28 ones.
     let notes = NotesServer::new(scopeup, ProviderId::new(PROVIDER_ID)?, api_base)?;

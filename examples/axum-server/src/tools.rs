@@ -14,7 +14,7 @@ use rmcp::model::{
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
-use scopeup_core::{HttpResponse, Principal, ProviderId};
+use scopeup_core::{HttpResponse, Principal, ProviderId, ScopeSet};
 use scopeup_mcp::{ScopeupMcp, ToolRequest, UpstreamResult};
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +40,14 @@ pub(crate) struct CreateNote {
     /// The note's text.
     #[serde(default)]
     pub(crate) body: String,
+}
+
+/// Arguments of `revoke_access`.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub(crate) struct RevokeAccess {
+    /// The optional scopes to drop, space-separated; empty disconnects the provider.
+    #[serde(default)]
+    pub(crate) scopes: String,
 }
 
 /// Arguments of `delete_note`.
@@ -84,7 +92,7 @@ impl NotesServer {
             "list_notes",
             &arguments,
             request_state,
-            |http, token| http.get(url).bearer_auth(token),
+            |http, token| http.get(url.clone()).bearer_auth(token),
         )
         .await
     }
@@ -104,9 +112,94 @@ impl NotesServer {
             "create_note",
             &arguments,
             request_state,
-            |http, token| http.post(url).bearer_auth(token).json(&body),
+            |http, token| http.post(url.clone()).bearer_auth(token).json(&body),
         )
         .await
+    }
+
+    /// Lists the caller's grants with their scopes and expiry.
+    #[tool(description = "Show which permissions this server holds for you at each provider.")]
+    async fn my_grants(
+        &self,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let principal = principal(&context)?;
+        let grants = match self.scopeup.engine().grants(&principal).await {
+            Ok(grants) => grants,
+            Err(error) => return Ok(scopeup_mcp::engine_error_result(&error).into()),
+        };
+        let listed: Vec<serde_json::Value> = grants
+            .iter()
+            .map(|grant| {
+                serde_json::json!({
+                    "provider": grant.provider.as_str(),
+                    "providerName": grant.provider_name,
+                    "scopes": grant.scopes.to_string(),
+                    "optional": grant.optional.to_string(),
+                    "expiresAt": grant.expires_at.map(|at| at.as_secs()),
+                    "refreshable": grant.refreshable,
+                })
+            })
+            .collect();
+        let text = match grants.is_empty() {
+            true => "No provider is connected.".to_owned(),
+            false => grants
+                .iter()
+                .map(|grant| format!("{}: {}", grant.provider_name, grant.scopes))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        };
+        let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+        result.structured_content = Some(serde_json::json!({ "grants": listed }));
+        Ok(result.into())
+    }
+
+    /// Drops optional scopes, or disconnects the provider when `scopes` is empty.
+    #[tool(
+        description = "Remove permissions: drop the listed optional scopes (space-separated), \
+                          or disconnect the provider entirely when no scope is listed."
+    )]
+    async fn revoke_access(
+        &self,
+        Parameters(arguments): Parameters<RevokeAccess>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let principal = principal(&context)?;
+        let engine = self.scopeup.engine();
+        let drop = ScopeSet::parse(arguments.scopes.trim())
+            .map_err(|error| ErrorData::invalid_params(error.to_string(), None))?;
+        let (revocation, outcome) = match drop.is_empty() {
+            true => (engine.disconnect(&principal, &self.provider).await, None),
+            false => match engine.downgrade(&principal, &self.provider, &drop).await {
+                Ok((revocation, outcome)) => (Ok(revocation), outcome),
+                Err(error) => (Err(error), None),
+            },
+        };
+        let revocation = match revocation {
+            Ok(revocation) => revocation,
+            Err(error) => return Ok(scopeup_mcp::engine_error_result(&error).into()),
+        };
+        let upstream = match revocation.revoked_upstream {
+            true => "The provider confirmed the revocation.",
+            false => "The provider did not confirm a revocation; the tokens were forgotten here.",
+        };
+        let mut text = match (revocation.held, drop.is_empty()) {
+            (false, _) => "Nothing was held for this provider.".to_owned(),
+            (true, true) => format!("Disconnected. {upstream}"),
+            (true, false) => format!("Permissions removed. {upstream}"),
+        };
+        if let Some(outcome) = &outcome {
+            text.push(' ');
+            text.push_str(&outcome.message());
+        }
+        text.push_str(&format!(" (correlation id {})", revocation.correlation_id));
+        let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+        result.structured_content = Some(serde_json::json!({
+            "held": revocation.held,
+            "revokedUpstream": revocation.revoked_upstream,
+            "correlationId": revocation.correlation_id,
+        }));
+        Ok(result.into())
     }
 
     /// Deletes a note. Needs `notes:delete`.
@@ -127,7 +220,7 @@ impl NotesServer {
             "delete_note",
             &arguments,
             request_state,
-            |http, token| http.delete(url).bearer_auth(token),
+            |http, token| http.delete(url.clone()).bearer_auth(token),
         )
         .await
     }

@@ -23,14 +23,23 @@ pub(crate) struct TestServer {
 
 impl TestServer {
     pub(crate) async fn start() -> Self {
+        Self::start_with(|_| {}, axum_server::Overrides::default()).await
+    }
+
+    /// The example with a changed configuration and some parts put in place.
+    pub(crate) async fn start_with(
+        configure: impl FnOnce(&mut ExampleConfig),
+        overrides: axum_server::Overrides,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address: SocketAddr = listener.local_addr().unwrap();
-        let config = ExampleConfig::on(address);
+        let mut config = ExampleConfig::on(address);
+        configure(&mut config);
         let Example {
             router,
             engine,
             demo,
-        } = axum_server::build(&config).await.unwrap();
+        } = axum_server::build_with(&config, overrides).await.unwrap();
         let task = tokio::spawn(async move {
             axum::serve(listener, router).await.unwrap();
         });
