@@ -29,7 +29,7 @@ pub use elicitation::{
 pub use grant::Grant;
 pub use ports::{
     AuditEvent, AuditKind, AuditSink, Clock, HttpClient, HttpError, HttpMethod, HttpRequest,
-    HttpResponse, Random, RandomError, Store, StoreError,
+    HttpResponse, Random, RandomError, Sleep, Store, StoreError,
 };
 pub use principal::{AccountId, Principal, ProviderId, StoreKey};
 pub use refusal::{MissingScope, NotCoverableReason, Refusal, RefusalClassifier, UpstreamCall};

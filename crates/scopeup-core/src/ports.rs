@@ -259,6 +259,15 @@ impl Clock for SystemClock {
     }
 }
 
+/// Waits. The engine waits only while another instance holds a grant's refresh lease; native
+/// hosts get a runtime-independent timer by default, a Worker passes its own.
+#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+pub trait Sleep: MaybeSendSync {
+    /// Completes after about `duration`.
+    async fn sleep(&self, duration: Duration);
+}
+
 /// A source of cryptographically secure random bytes.
 pub trait Random: MaybeSendSync {
     /// Fills `buffer` with random bytes.
@@ -312,12 +321,21 @@ pub enum AuditKind {
     Refused,
     /// A superseded or dropped token was revoked upstream.
     Revoked,
+    /// Revoking a superseded or dropped token upstream failed.
+    RevocationFailed,
     /// A grant was refreshed.
     Refreshed,
     /// A refresh failed.
     RefreshFailed,
     /// A refusal could not be fixed by any scope.
     NotCoverable,
+    /// The provider refused to refresh a grant for good (`invalid_grant`): it is dead, and the
+    /// next call asks the user to reconnect.
+    GrantDead,
+    /// The principal dropped optional scopes from a grant.
+    Downgraded,
+    /// The principal disconnected a provider; the grant is gone.
+    Disconnected,
 }
 
 #[cfg(test)]

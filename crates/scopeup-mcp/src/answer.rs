@@ -105,6 +105,12 @@ pub fn engine_error_result(error: &EngineError) -> CallToolResult {
              shortly."
                 .to_owned(),
         ),
+        EngineError::RefreshBusy => (
+            "busy",
+            "Another request is renewing this authorization right now; nothing was lost. Retry \
+             in a few seconds."
+                .to_owned(),
+        ),
         EngineError::Contention => (
             "busy",
             "Too many requests updated the same authorization at once; nothing was lost. Retry."

@@ -10,7 +10,7 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer};
 use scopeup::{Connection, Engine, RefusalOutcome, TokenStatus};
 use scopeup_core::ports::SystemClock;
-use scopeup_core::{Clock, HttpResponse, Principal, ProviderId, ScopeSet, UpstreamCall};
+use scopeup_core::{Clock, HttpResponse, Principal, ProviderId, Refusal, ScopeSet, UpstreamCall};
 use serde_json::json;
 
 use crate::answer::{ToolRequest, answer, engine_error_result, error_result};
@@ -86,6 +86,11 @@ impl ScopeupMcp {
     /// happens. The grant is checked afresh on every call: while the user has not finished, a
     /// retry is answered with the same pending elicitation. Engine failures (a store outage, a
     /// failed refresh) become tool results with `isError: true` that say nothing was lost.
+    ///
+    /// When the upstream API rejects the token itself (401: revoked or expired early), the grant
+    /// is refreshed once and `call` runs once more with the new token; a refresh the provider
+    /// refuses (`invalid_grant`) answers with a reconnect link that says why. A missing scope is
+    /// never "refreshed and retried": a refresh cannot widen a grant (RFC 6749 §6).
     #[tracing::instrument(
         name = "ScopeupMcp::call_upstream",
         skip_all,
@@ -100,9 +105,10 @@ impl ScopeupMcp {
         call: F,
     ) -> Result<CallToolResponse, ErrorData>
     where
-        F: FnOnce(Connection) -> Fut,
+        F: FnMut(Connection) -> Fut,
         Fut: Future<Output = UpstreamResult>,
     {
+        let mut call = call;
         if let Some(state) = request.request_state {
             let elicitation = verify_request_state(
                 &self.state_key,
@@ -115,40 +121,73 @@ impl ScopeupMcp {
             tracing::debug!(%elicitation, "retry after an elicitation");
         }
 
-        let connection = match self.engine.token_for(principal, provider).await {
-            Ok(TokenStatus::Ready(connection)) => connection,
-            // Not connected yet (or any other status without a usable token): connect with
-            // the provider's baseline scopes.
-            Ok(_) => {
-                let outcome = self
-                    .engine
-                    .connect(principal, provider, &ScopeSet::new())
-                    .await;
-                return self.answer_outcome(context, principal, request, outcome);
-            }
-            Err(error) => return Ok(engine_failure(&error).into()),
+        let status = self.engine.token_for(principal, provider).await;
+        let connection = match self.usable(principal, provider, status).await {
+            Ok(connection) => connection,
+            Err(outcome) => return self.answer_outcome(context, principal, request, outcome),
         };
 
-        let held = connection.scopes.clone();
-        match call(connection).await {
-            UpstreamResult::Done(result) => Ok(result.into()),
-            UpstreamResult::Refused(response) => {
-                let outcome = self
-                    .engine
+        let mut held = connection.scopes.clone();
+        let used = connection.access_token.clone();
+        let (mut upstream_call, mut response) = match refused(call(connection).await) {
+            Ok(refused) => refused,
+            Err(other) => return Ok(finished(other)),
+        };
+
+        // The token itself was rejected: refresh once, retry once.
+        let refusal = self.engine.classify(provider, &response, &held);
+        if matches!(refusal, Ok(Refusal::Authentication { .. })) {
+            let status = self
+                .engine
+                .refresh_rejected(principal, provider, &used)
+                .await;
+            let connection = match self.usable(principal, provider, status).await {
+                Ok(connection) => connection,
+                Err(outcome) => return self.answer_outcome(context, principal, request, outcome),
+            };
+            held = connection.scopes.clone();
+            (upstream_call, response) = match refused(call(connection).await) {
+                Ok(refused) => refused,
+                Err(other) => return Ok(finished(other)),
+            };
+        }
+
+        let outcome = match &upstream_call {
+            Some(upstream_call) => {
+                self.engine
+                    .handle_refused_call(principal, provider, upstream_call, &response, &held)
+                    .await
+            }
+            None => {
+                self.engine
                     .handle_refusal(principal, provider, &response, &held)
-                    .await;
-                self.answer_outcome(context, principal, request, outcome)
+                    .await
             }
-            UpstreamResult::RefusedCall(upstream_call, response) => {
-                let outcome = self
-                    .engine
-                    .handle_refused_call(principal, provider, &upstream_call, &response, &held)
-                    .await;
-                self.answer_outcome(context, principal, request, outcome)
+        };
+        self.answer_outcome(context, principal, request, outcome)
+    }
+
+    /// The connection in a token status, or the outcome to answer with instead: a connect
+    /// elicitation with the baseline scopes, or a reconnect one that says why the grant died.
+    async fn usable(
+        &self,
+        principal: &Principal,
+        provider: &ProviderId,
+        status: Result<TokenStatus, scopeup::EngineError>,
+    ) -> Result<Connection, Result<RefusalOutcome, scopeup::EngineError>> {
+        match status {
+            Ok(TokenStatus::Ready(connection)) => Ok(connection),
+            Ok(TokenStatus::Reconnect(reason)) => {
+                Err(self.engine.reconnect(principal, provider, reason).await)
             }
-            UpstreamResult::Failed(message) => {
-                Ok(error_result(message, json!({ "status": "call_failed" })).into())
             }
+            // Not connected yet (or a status a later engine adds): connect with the provider's
+            // baseline scopes.
+            Ok(_) => Err(self
+                .engine
+                .connect(principal, provider, &ScopeSet::new())
+                .await),
+            Err(error) => Err(Err(error)),
         }
     }
 
@@ -194,6 +233,35 @@ impl fmt::Debug for ScopeupMcp {
             .field("notifier", &self.notifier)
             .field("state_key", &self.state_key)
             .finish_non_exhaustive()
+    }
+}
+
+/// The refusal in a tool's upstream result, with the request it answered when the tool gave it,
+/// or the result itself when the call was not refused.
+fn refused(result: UpstreamResult) -> Result<(Option<UpstreamCall>, HttpResponse), UpstreamResult> {
+    match result {
+        UpstreamResult::Refused(response) => Ok((None, response)),
+        UpstreamResult::RefusedCall(call, response) => Ok((Some(call), response)),
+        other => Err(other),
+    }
+}
+
+/// The answer to an upstream call that was not refused.
+fn finished(result: UpstreamResult) -> CallToolResponse {
+    match result {
+        UpstreamResult::Done(result) => result.into(),
+        UpstreamResult::Failed(message) => {
+            error_result(message, json!({ "status": "call_failed" })).into()
+        }
+        // Refusals are handled by the caller; an empty error keeps this total.
+        UpstreamResult::Refused(response) | UpstreamResult::RefusedCall(_, response) => error_result(
+            format!(
+                "The upstream API refused the call with status {}.",
+                response.status
+            ),
+            json!({ "status": "upstream_error" }),
+        )
+        .into(),
     }
 }
 

@@ -265,14 +265,31 @@ impl Engine {
             replaces: held.as_ref().map(|held| Superseded {
                 scopes: held.scopes.clone(),
                 obtained_at: held.obtained_at,
-                revoked: provider.config.revocation_endpoint.is_some(),
+                // Set below once the provider has answered.
+                revoked: false,
             }),
         };
         let grant_key = records::grant_key(&elicitation.subject, &elicitation.provider);
         records::save(self.store(), &grant_key, &grant, None).await?;
-        if let Some(held) = held {
-            self.revoke_superseded(provider, &elicitation, held, keeps_old_refresh)
-                .await;
+        let dead_key = records::dead_grant_key(&elicitation.subject, &elicitation.provider);
+        self.store().delete(&dead_key).await?;
+        if let Some(held) = held
+            && self
+                .revoke_superseded(provider, &elicitation, held, keeps_old_refresh)
+                .await
+        {
+            // Record that what it replaced is gone upstream.
+            let stored_token = grant.access_token.clone();
+            records::update(self.store(), &grant_key, None, |current: Option<Grant>| {
+                let Some(mut current) = current.filter(|g| g.access_token == stored_token) else {
+                    return Ok((None, ()));
+                };
+                if let Some(replaced) = current.replaces.as_mut() {
+                    replaced.revoked = true;
+                }
+                Ok((Some(current), ()))
+            })
+            .await?;
         }
 
         let event = ElicitationEvent::Granted {
@@ -351,9 +368,9 @@ impl Engine {
         elicitation: &Elicitation,
         held: Grant,
         keeps_old_refresh: bool,
-    ) {
+    ) -> bool {
         if provider.config.revocation_endpoint.is_none() {
-            return;
+            return false;
         }
         let http = self.inner.http.as_ref();
         // The old refresh token stays when the provider issued no new one.
@@ -375,7 +392,15 @@ impl Engine {
                 &held.scopes,
                 Some("superseded by an upgrade".into()),
             );
+        } else {
+            self.audit(
+                elicitation,
+                AuditKind::RevocationFailed,
+                &held.scopes,
+                Some("revoking the superseded token failed".into()),
+            );
         }
+        revoked
     }
 }
 

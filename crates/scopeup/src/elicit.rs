@@ -19,7 +19,8 @@ use scopeup_oauth::Provider;
 use crate::Engine;
 use crate::error::EngineError;
 use crate::pages::Page;
-use crate::records::{self, Decline, RateWindow};
+use crate::records::{self, DeadGrant, Decline, RateWindow};
+use crate::token::ReconnectReason;
 
 /// What a tool should answer after an upstream refusal.
 #[derive(Debug, Clone)]
@@ -106,6 +107,8 @@ pub struct ElicitationTicket {
     pub retry_cap_reached: bool,
     /// When the link stops working.
     pub expires_at: UnixTime,
+    /// Why the stored grant stopped working, for a reconnect.
+    pub reconnect_reason: Option<ReconnectReason>,
 }
 
 impl ElicitationTicket {
@@ -128,11 +131,18 @@ impl ElicitationTicket {
                 "Not connected: connect your {} account ({scopes}) at {}, then retry.",
                 self.provider_name, self.url
             ),
-            TicketReason::TokenRejected => format!(
-                "Token expired or revoked: {} rejected the stored token. Reconnect at {}, \
-                 then retry.",
-                self.provider_name, self.url
-            ),
+            TicketReason::TokenRejected => {
+                let why = self
+                    .reconnect_reason
+                    .map_or("the provider rejected the stored token", |reason| {
+                        reason.explain()
+                    });
+                format!(
+                    "Token expired or revoked: your {} connection stopped working ({why}). \
+                     Reconnect at {}, then retry.",
+                    self.provider_name, self.url
+                )
+            }
         };
         if self.retry_cap_reached {
             let _ = write!(
@@ -253,6 +263,20 @@ impl Engine {
         }
     }
 
+    /// Classifies an upstream refusal with the provider's classifier, in trusted code, without
+    /// acting on it: a caller that gets [`Refusal::Authentication`] refreshes once with
+    /// [`Engine::refresh_rejected`] and retries once before handing a second refusal to
+    /// [`Engine::handle_refusal`].
+    pub fn classify(
+        &self,
+        provider_id: &ProviderId,
+        response: &HttpResponse,
+        held: &ScopeSet,
+    ) -> Result<Refusal, EngineError> {
+        let provider = self.provider(provider_id)?;
+        Ok(provider.behaviour.classify(response, held))
+    }
+
     /// Opens (or finds) the elicitation that connects a principal who holds no grant, asking for
     /// the provider's baseline scopes plus `needed`.
     pub async fn connect(
@@ -272,6 +296,44 @@ impl Engine {
             TicketReason::NotConnected,
         )
         .await
+    }
+
+    /// Opens (or finds) the elicitation that reconnects a principal whose grant died
+    /// ([`TokenStatus::Reconnect`](crate::TokenStatus::Reconnect)), asking for the provider's
+    /// baseline scopes. The answer says why the grant stopped working, apart from a missing
+    /// scope.
+    pub async fn reconnect(
+        &self,
+        principal: &Principal,
+        provider_id: &ProviderId,
+        reason: ReconnectReason,
+    ) -> Result<RefusalOutcome, EngineError> {
+        let provider = self.provider(provider_id)?;
+        let mut needed = provider.config.baseline.clone();
+        if reason == ReconnectReason::Downgraded {
+            // The scopes the principal chose to keep.
+            let dead_key = records::dead_grant_key(principal.subject(), provider_id);
+            if let Some(dead) = records::load::<DeadGrant>(self.store(), &dead_key).await? {
+                needed = needed.union(&dead.scopes);
+            }
+        }
+        let outcome = self
+            .elicit(
+                principal,
+                provider_id,
+                needed,
+                Vec::new(),
+                None,
+                TicketReason::TokenRejected,
+            )
+            .await?;
+        Ok(match outcome {
+            RefusalOutcome::Elicit(ticket) => RefusalOutcome::Elicit(ElicitationTicket {
+                reconnect_reason: Some(reason),
+                ..ticket
+            }),
+            other => other,
+        })
     }
 
     /// Finds a live elicitation for (principal, provider, needed) or opens one, applying the
@@ -442,10 +504,16 @@ impl Engine {
             &records::grant_key(principal.subject(), provider_id),
         )
         .await?;
+        let dead: Option<DeadGrant> = records::load(
+            self.store(),
+            &records::dead_grant_key(principal.subject(), provider_id),
+        )
+        .await?;
         let expected_account = principal
             .upstream_account()
             .cloned()
-            .or_else(|| held.map(|grant| grant.account));
+            .or_else(|| held.map(|grant| grant.account))
+            .or_else(|| dead.map(|dead| dead.account));
 
         Ok(Elicitation {
             id: ElicitationId::generate(self.inner.random.as_ref())?,
@@ -483,6 +551,7 @@ impl Engine {
             correlation_id: elicitation.correlation_id.clone(),
             retry_cap_reached: elicitation.times_handed_out > self.inner.config.retry_cap,
             expires_at: elicitation.expires_at,
+            reconnect_reason: None,
         }
     }
 

@@ -25,6 +25,9 @@ pub enum EngineError {
     /// The provider could not refresh the grant.
     #[error("the provider could not refresh the grant")]
     Refresh(#[source] scopeup_oauth::OAuthError),
+    /// Another instance held the grant's refresh lease for longer than the engine waits.
+    #[error("another instance is refreshing the grant")]
+    RefreshBusy,
     /// A record changed under the engine too many times in a row.
     #[error("too much contention on a stored record")]
     Contention,
@@ -60,6 +63,9 @@ pub enum BuildError {
     /// No clock was given on a target without a system clock.
     #[error("a clock is required on this target")]
     MissingClock,
+    /// No sleep port was given on a target without a default timer.
+    #[error("a sleep port is required on this target")]
+    MissingSleep,
     /// No random source was given on a target without an operating system one.
     #[error("a random source is required on this target")]
     MissingRandom,

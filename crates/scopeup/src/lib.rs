@@ -50,6 +50,7 @@ pub mod challenge;
 mod connect;
 mod elicit;
 mod error;
+mod manage;
 mod pages;
 mod records;
 mod token;
@@ -59,7 +60,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use scopeup_core::ports::SystemClock;
-use scopeup_core::{AuditSink, Clock, HttpClient, ProviderId, Random, Store};
+use scopeup_core::{AuditSink, Clock, HttpClient, ProviderId, Random, Sleep, Store};
 use scopeup_oauth::Provider;
 use scopeup_store::{KeyRing, MemoryStore, SealedStore};
 
@@ -67,11 +68,12 @@ pub use audit::TracingAuditSink;
 pub use callback::CallbackParams;
 pub use elicit::{ElicitationTicket, RefusalOutcome, TicketReason};
 pub use error::{BuildError, EngineError};
+pub use manage::{GrantSummary, Revocation};
 pub use pages::{Page, PageKind};
-pub use token::{Connection, TokenStatus};
+pub use token::{Connection, ReconnectReason, TokenStatus};
 
 #[cfg(not(target_arch = "wasm32"))]
-pub use random::OsRandom;
+pub use random::{OsRandom, TimerSleep};
 
 /// How the engine behaves. Defaults are the safe choice; risky switches say so in their name.
 #[derive(Debug, Clone)]
@@ -96,6 +98,12 @@ pub struct EngineConfig {
     pub decline_backoff: Duration,
     /// Refresh a grant this long before its access token expires.
     pub refresh_margin: Duration,
+    /// How long a refresh lease lives. A lease whose holder crashed expires after this; it must
+    /// be longer than a token request takes.
+    pub refresh_lease_ttl: Duration,
+    /// How long a call waits for another instance's refresh of the same grant before it gives
+    /// up with [`EngineError::RefreshBusy`].
+    pub refresh_wait: Duration,
     /// Store the first connect of a principal whose upstream account nobody vouched for.
     /// Anyone who obtains such a principal's link could then bind their own account to it.
     pub dangerous_trust_first_connect: bool,
@@ -116,6 +124,8 @@ impl EngineConfig {
             retry_cap: 5,
             decline_backoff: Duration::from_secs(5 * 60),
             refresh_margin: Duration::from_secs(60),
+            refresh_lease_ttl: Duration::from_secs(30),
+            refresh_wait: Duration::from_secs(10),
             dangerous_trust_first_connect: false,
             dangerous_allow_http_loopback: false,
         }
@@ -150,6 +160,7 @@ struct Inner {
     http: Arc<dyn HttpClient>,
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
+    sleep: Arc<dyn Sleep>,
     audit: Arc<dyn AuditSink>,
     observers: Vec<Arc<dyn CompletionObserver>>,
 }
@@ -171,6 +182,7 @@ pub struct EngineBuilder {
     http: Option<Arc<dyn HttpClient>>,
     clock: Option<Arc<dyn Clock>>,
     random: Option<Arc<dyn Random>>,
+    sleep: Option<Arc<dyn Sleep>>,
     audit: Option<Arc<dyn AuditSink>>,
     observers: Vec<Arc<dyn CompletionObserver>>,
 }
@@ -187,6 +199,7 @@ impl Engine {
             http: None,
             clock: None,
             random: None,
+            sleep: None,
             audit: None,
             observers: Vec::new(),
         }
@@ -245,6 +258,13 @@ impl EngineBuilder {
         self
     }
 
+    /// How the engine waits for another instance's refresh. Defaults to a runtime-independent
+    /// timer on native targets; required on `wasm32`.
+    pub fn sleep(mut self, sleep: Arc<dyn Sleep>) -> Self {
+        self.sleep = Some(sleep);
+        self
+    }
+
     /// The audit sink. Defaults to [`TracingAuditSink`].
     pub fn audit(mut self, audit: Arc<dyn AuditSink>) -> Self {
         self.audit = Some(audit);
@@ -285,6 +305,10 @@ impl EngineBuilder {
             Some(random) => random,
             None => default_random()?,
         };
+        let sleep: Arc<dyn Sleep> = match self.sleep {
+            Some(sleep) => sleep,
+            None => default_sleep()?,
+        };
         let backend = self
             .store
             .unwrap_or_else(|| Arc::new(MemoryStore::new(clock.clone())));
@@ -298,6 +322,7 @@ impl EngineBuilder {
                 http: self.http.ok_or(BuildError::MissingHttpClient)?,
                 clock,
                 random,
+                sleep,
                 audit: self.audit.unwrap_or_else(|| Arc::new(TracingAuditSink)),
                 observers: self.observers,
             }),
@@ -354,6 +379,16 @@ fn default_clock() -> Result<Arc<dyn Clock>, BuildError> {
 }
 
 #[cfg(not(target_arch = "wasm32"))]
+fn default_sleep() -> Result<Arc<dyn Sleep>, BuildError> {
+    Ok(Arc::new(TimerSleep))
+}
+
+#[cfg(target_arch = "wasm32")]
+fn default_sleep() -> Result<Arc<dyn Sleep>, BuildError> {
+    Err(BuildError::MissingSleep)
+}
+
+#[cfg(not(target_arch = "wasm32"))]
 fn default_random() -> Result<Arc<dyn Random>, BuildError> {
     Ok(Arc::new(OsRandom))
 }
@@ -365,7 +400,7 @@ fn default_random() -> Result<Arc<dyn Random>, BuildError> {
 
 #[cfg(not(target_arch = "wasm32"))]
 mod random {
-    //! The operating system's random source.
+    //! The operating system's random source and a runtime-independent timer.
 
     use scopeup_core::{Random, RandomError};
 
@@ -376,6 +411,17 @@ mod random {
     impl Random for OsRandom {
         fn fill(&self, buffer: &mut [u8]) -> Result<(), RandomError> {
             getrandom::fill(buffer).map_err(|error| RandomError(Box::new(error)))
+        }
+    }
+
+    /// Waits with `futures-timer`, which needs no particular async runtime.
+    #[derive(Debug, Clone, Copy, Default)]
+    pub struct TimerSleep;
+
+    #[async_trait::async_trait]
+    impl scopeup_core::Sleep for TimerSleep {
+        async fn sleep(&self, duration: std::time::Duration) {
+            futures_timer::Delay::new(duration).await;
         }
     }
 }

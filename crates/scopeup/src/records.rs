@@ -3,12 +3,15 @@
 
 use std::time::Duration;
 
-use scopeup_core::{ElicitationId, PkceVerifier, ProviderId, ScopeSet, Store, StoreKey, UnixTime};
+use scopeup_core::{
+    AccountId, ElicitationId, PkceVerifier, ProviderId, ScopeSet, Store, StoreKey, UnixTime,
+};
 use serde::Deserialize;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::EngineError;
+use crate::token::ReconnectReason;
 
 /// How often a compare-and-swap update is retried before giving up.
 const MAX_UPDATE_ATTEMPTS: usize = 8;
@@ -37,6 +40,17 @@ pub(crate) fn decline_key(subject: &str, provider: &ProviderId, needed: &ScopeSe
         "decline",
         &[subject, provider.as_str(), &needed.to_string()],
     )
+}
+
+/// The refresh lease of one grant: whoever creates it refreshes; the others wait.
+pub(crate) fn lease_key(subject: &str, provider: &ProviderId) -> StoreKey {
+    StoreKey::hashed("refresh-lease", &[subject, provider.as_str()])
+}
+
+/// What is remembered of a grant that died (`invalid_grant`, or expired with nothing to refresh
+/// it with): why, and the account it belonged to, so that the reconnect must come back as it.
+pub(crate) fn dead_grant_key(subject: &str, provider: &ProviderId) -> StoreKey {
+    StoreKey::hashed("dead-grant", &[subject, provider.as_str()])
 }
 
 pub(crate) fn rate_key(subject: &str) -> StoreKey {
@@ -77,6 +91,16 @@ pub(crate) struct OAuthState {
 pub(crate) struct Decline {
     pub(crate) elicitation: ElicitationId,
     pub(crate) until: UnixTime,
+}
+
+/// The tombstone of a grant that can no longer be used.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct DeadGrant {
+    pub(crate) reason: ReconnectReason,
+    pub(crate) account: AccountId,
+    pub(crate) scopes: ScopeSet,
+    pub(crate) at: UnixTime,
+    pub(crate) correlation_id: String,
 }
 
 /// A principal's rate-limit window.
@@ -162,6 +186,37 @@ where
         }
     }
     Err(EngineError::Contention)
+}
+
+/// Removes the record under `key` only if it still decodes to something `still` accepts.
+/// Returns whether it was removed.
+pub(crate) async fn remove_if<T: DeserializeOwned>(
+    store: &dyn Store,
+    key: &StoreKey,
+    still: impl Fn(&T) -> bool,
+) -> Result<bool, EngineError> {
+    let Some(bytes) = store.get(key).await? else {
+        return Ok(false);
+    };
+    let current: T = serde_json::from_slice(&bytes).map_err(EngineError::Record)?;
+    if !still(&current) {
+        return Ok(false);
+    }
+    Ok(store
+        .compare_and_swap(key, Some(&bytes), None, None)
+        .await?)
+}
+
+/// Removes `value` under `key` if it is still there (a lease its holder releases).
+pub(crate) async fn release<T: Serialize>(
+    store: &dyn Store,
+    key: &StoreKey,
+    value: &T,
+) -> Result<bool, EngineError> {
+    let expected = encode(value)?;
+    Ok(store
+        .compare_and_swap(key, Some(&expected), None, None)
+        .await?)
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, EngineError> {

@@ -6,6 +6,7 @@
 //! the development bearer tokens `demo-alice` and `demo-bob`; each principal is bound to the
 //! demo provider account of the same name (the design's "Whose account", case 1).
 
+mod audit;
 mod tools;
 
 use std::fmt;
@@ -41,6 +42,7 @@ use scopeup_store::{
     KeyId, KeyRing, MemoryStore, RedisConfig, RedisStore, SealingKey, SqliteStore,
 };
 
+pub use audit::JsonLinesAudit;
 pub use tools::NotesServer;
 
 /// The provider id the example's tools use.
@@ -136,6 +138,21 @@ pub struct ExampleConfig {
         value_delimiter = ','
     )]
     pub challenge_transport_clients: Vec<String>,
+
+    /// Where audit events go, one JSON object a line: `stdout`, or a file path to append to.
+    #[arg(long, env = "SCOPEUP_AUDIT", default_value = "stdout")]
+    pub audit: String,
+}
+
+/// Parts a test (or an embedding host) puts in place of the example's own.
+#[derive(Default, Clone)]
+pub struct Overrides {
+    /// The backend store, shared between instances.
+    pub store: Option<Arc<dyn scopeup_core::Store>>,
+    /// The engine's clock.
+    pub clock: Option<Arc<dyn scopeup_core::Clock>>,
+    /// The audit sink, instead of the JSON lines of `--audit`.
+    pub audit: Option<Arc<dyn scopeup_core::AuditSink>>,
 }
 
 impl ExampleConfig {
@@ -156,6 +173,7 @@ impl ExampleConfig {
             provider: "demo".to_owned(),
             mode: "elicit".to_owned(),
             challenge_transport_clients: Vec::new(),
+            audit: "stdout".to_owned(),
         }
     }
 
@@ -237,10 +255,18 @@ pub struct Example {
 
 /// Builds the example's app from its configuration.
 pub async fn build(config: &ExampleConfig) -> anyhow::Result<Example> {
+    build_with(config, Overrides::default()).await
+}
+
+/// Builds the example's app with some parts put in place by the caller.
+pub async fn build_with(config: &ExampleConfig, overrides: Overrides) -> anyhow::Result<Example> {
     let public_url = config.public_url()?;
     let store_setting = config.store();
     let key_ring = key_ring(config, &store_setting)?;
-    let store = open_store(&store_setting).await?;
+    let store = match overrides.store {
+        Some(store) => store,
+        None => open_store(&store_setting).await?,
+    };
     let challenge_mode = match config.mode.as_str() {
         "elicit" => false,
         "challenge" => true,
@@ -335,15 +361,27 @@ pub async fn build(config: &ExampleConfig) -> anyhow::Result<Example> {
         }
     };
 
+    let audit: Arc<dyn scopeup_core::AuditSink> = match overrides.audit {
+        Some(audit) => audit,
+        None => Arc::new(JsonLinesAudit::open(&config.audit)?),
+    };
     let notifier = Arc::new(CompletionNotifier::new());
-    let engine = Engine::builder(engine_config, key_ring)
+    let mut builder = Engine::builder(engine_config, key_ring)
         .store(store)
         .provider(provider)
         .http_client(http)
-        .observer(notifier.clone())
-        .build()?;
+        .audit(audit)
+        .observer(notifier.clone());
+    if let Some(clock) = &overrides.clock {
+        builder = builder.clock(clock.clone());
+    }
+    let engine = builder.build()?;
     let state_key = RequestStateKey::generate(&scopeup::OsRandom)?;
-    let scopeup = Arc::new(ScopeupMcp::new(engine.clone(), notifier, state_key));
+    let mut scopeup = ScopeupMcp::new(engine.clone(), notifier, state_key);
+    if let Some(clock) = overrides.clock {
+        scopeup = scopeup.with_clock(clock);
+    }
+    let scopeup = Arc::new(scopeup);
 
     // Challenge mode: the MCP token's scopes gate the tools.
     let challenge = if challenge_mode {

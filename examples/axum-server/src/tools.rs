@@ -44,6 +44,14 @@ pub(crate) struct CreateNote {
     pub(crate) body: String,
 }
 
+/// Arguments of `revoke_access`.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub(crate) struct RevokeAccess {
+    /// The optional scopes to drop, space-separated; empty disconnects the provider.
+    #[serde(default)]
+    pub(crate) scopes: String,
+}
+
 /// Arguments of `delete_note`.
 #[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub(crate) struct DeleteNote {
@@ -93,7 +101,7 @@ impl NotesServer {
             "list_notes",
             &arguments,
             request_state,
-            |http, token| http.get(url).bearer_auth(token),
+            |http, token| http.get(url.clone()).bearer_auth(token),
         )
         .await
     }
@@ -113,9 +121,94 @@ impl NotesServer {
             "create_note",
             &arguments,
             request_state,
-            |http, token| http.post(url).bearer_auth(token).json(&body),
+            |http, token| http.post(url.clone()).bearer_auth(token).json(&body),
         )
         .await
+    }
+
+    /// Lists the caller's grants with their scopes and expiry.
+    #[tool(description = "Show which permissions this server holds for you at each provider.")]
+    async fn my_grants(
+        &self,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let principal = principal(&context)?;
+        let grants = match self.scopeup.engine().grants(&principal).await {
+            Ok(grants) => grants,
+            Err(error) => return Ok(scopeup_mcp::engine_error_result(&error).into()),
+        };
+        let listed: Vec<serde_json::Value> = grants
+            .iter()
+            .map(|grant| {
+                serde_json::json!({
+                    "provider": grant.provider.as_str(),
+                    "providerName": grant.provider_name,
+                    "scopes": grant.scopes.to_string(),
+                    "optional": grant.optional.to_string(),
+                    "expiresAt": grant.expires_at.map(|at| at.as_secs()),
+                    "refreshable": grant.refreshable,
+                })
+            })
+            .collect();
+        let text = match grants.is_empty() {
+            true => "No provider is connected.".to_owned(),
+            false => grants
+                .iter()
+                .map(|grant| format!("{}: {}", grant.provider_name, grant.scopes))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        };
+        let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+        result.structured_content = Some(serde_json::json!({ "grants": listed }));
+        Ok(result.into())
+    }
+
+    /// Drops optional scopes, or disconnects the provider when `scopes` is empty.
+    #[tool(
+        description = "Remove permissions: drop the listed optional scopes (space-separated), \
+                          or disconnect the provider entirely when no scope is listed."
+    )]
+    async fn revoke_access(
+        &self,
+        Parameters(arguments): Parameters<RevokeAccess>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let principal = principal(&context)?;
+        let engine = self.scopeup.engine();
+        let drop = ScopeSet::parse(arguments.scopes.trim())
+            .map_err(|error| ErrorData::invalid_params(error.to_string(), None))?;
+        let (revocation, outcome) = match drop.is_empty() {
+            true => (engine.disconnect(&principal, &self.provider).await, None),
+            false => match engine.downgrade(&principal, &self.provider, &drop).await {
+                Ok((revocation, outcome)) => (Ok(revocation), outcome),
+                Err(error) => (Err(error), None),
+            },
+        };
+        let revocation = match revocation {
+            Ok(revocation) => revocation,
+            Err(error) => return Ok(scopeup_mcp::engine_error_result(&error).into()),
+        };
+        let upstream = match revocation.revoked_upstream {
+            true => "The provider confirmed the revocation.",
+            false => "The provider did not confirm a revocation; the tokens were forgotten here.",
+        };
+        let mut text = match (revocation.held, drop.is_empty()) {
+            (false, _) => "Nothing was held for this provider.".to_owned(),
+            (true, true) => format!("Disconnected. {upstream}"),
+            (true, false) => format!("Permissions removed. {upstream}"),
+        };
+        if let Some(outcome) = &outcome {
+            text.push(' ');
+            text.push_str(&outcome.message());
+        }
+        text.push_str(&format!(" (correlation id {})", revocation.correlation_id));
+        let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+        result.structured_content = Some(serde_json::json!({
+            "held": revocation.held,
+            "revokedUpstream": revocation.revoked_upstream,
+            "correlationId": revocation.correlation_id,
+        }));
+        Ok(result.into())
     }
 
     /// Deletes a note. Needs `notes:delete`.
@@ -136,7 +229,7 @@ impl NotesServer {
             "delete_note",
             &arguments,
             request_state,
-            |http, token| http.delete(url).bearer_auth(token),
+            |http, token| http.delete(url.clone()).bearer_auth(token),
         )
         .await
     }
@@ -159,7 +252,7 @@ impl NotesServer {
         tool: &str,
         arguments: &impl Serialize,
         request_state: Option<String>,
-        build: impl FnOnce(&reqwest::Client, &str) -> reqwest::RequestBuilder,
+        build: impl Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
     ) -> Result<CallToolResponse, ErrorData> {
         let principal = principal(context)?;
         if let Some(answer) = self.challenge_answer(context, tool) {
@@ -171,16 +264,10 @@ impl NotesServer {
             .with_request_state(request_state.as_deref());
         let http = self.http.clone();
         self.scopeup
-            .call_upstream(
-                context,
-                &principal,
-                &self.provider,
-                request,
-                |connection| async move {
-                    let request = build(&http, connection.access_token.expose_secret());
-                    call_api(request).await
-                },
-            )
+            .call_upstream(context, &principal, &self.provider, request, |connection| {
+                let request = build(&http, connection.access_token.expose_secret());
+                call_api(request)
+            })
             .await
     }
 

@@ -15,7 +15,9 @@ async fn challenge_server() -> TestServer {
     TestServer::start_with(|config| {
         config.mode = "challenge".to_owned();
         config.challenge_transport_clients = vec![STEP_UP_CLIENT.to_owned()];
-    })
+        },
+        axum_server::Overrides::default(),
+    )
     .await
 }
 

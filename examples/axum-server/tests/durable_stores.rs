@@ -236,7 +236,7 @@ async fn a_redis_outage_mid_flow_gives_clear_errors_and_loses_nothing() {
     let mut config = ExampleConfig::on(listener.local_addr().unwrap());
     config.store = Some(StoreSetting::Redis(redis.url().to_owned()));
     config.sealing_keys = Some(SEALING_KEYS.to_owned());
-    let server = TestServer::start_with(listener, config).await;
+    let server = TestServer::serve(listener, config).await;
     let browser = Browser::new();
     let mut client = McpClient::connect(&server, "demo-alice", "2025-06-18", json!({})).await;
 

@@ -161,6 +161,31 @@ impl DemoProvider {
             .is_some()
     }
 
+    /// Revokes every access token of a user, leaving refresh tokens alone, as a provider does
+    /// when it ends access early (a password change, an admin action). Returns how many.
+    pub fn revoke_access_tokens_of(&self, username: &str) -> usize {
+        let mut state = self.lock();
+        let before = state.access_tokens.len();
+        state
+            .access_tokens
+            .retain(|_, record| record.username != username);
+        before - state.access_tokens.len()
+    }
+
+    /// Revokes every token of a user, refresh tokens included, as when the user removes the
+    /// client's access at the provider. Returns how many live tokens were revoked.
+    pub fn revoke_all_tokens_of(&self, username: &str) -> usize {
+        let mut revoked = self.revoke_access_tokens_of(username);
+        let mut state = self.lock();
+        for record in state.refresh_tokens.values_mut() {
+            if record.username == username && record.active {
+                record.active = false;
+                revoked += 1;
+            }
+        }
+        revoked
+    }
+
     /// The notes of a user, oldest first.
     pub fn notes_of(&self, username: &str) -> Vec<Note> {
         self.lock().notes.get(username).cloned().unwrap_or_default()

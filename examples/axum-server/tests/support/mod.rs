@@ -57,11 +57,14 @@ impl Drop for PresetServer {
 
 impl TestServer {
     pub(crate) async fn start() -> Self {
-        Self::start_with(|_| {}).await
+        Self::start_with(|_| {}, axum_server::Overrides::default()).await
     }
 
-    /// The example with its configuration changed by `configure` first.
-    pub(crate) async fn start_with(configure: impl FnOnce(&mut ExampleConfig)) -> Self {
+    /// The example with a changed configuration and some parts put in place.
+    pub(crate) async fn start_with(
+        configure: impl FnOnce(&mut ExampleConfig),
+        overrides: axum_server::Overrides,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address: SocketAddr = listener.local_addr().unwrap();
         let mut config = ExampleConfig::on(address);
@@ -70,7 +73,7 @@ impl TestServer {
             router,
             engine,
             demo,
-        } = axum_server::build(&config).await.unwrap();
+        } = axum_server::build_with(&config, overrides).await.unwrap();
         let task = tokio::spawn(async move {
             axum::serve(listener, router).await.unwrap();
         });
@@ -83,7 +86,7 @@ impl TestServer {
     }
 
     /// The example from `config`, served on `listener` until dropped.
-    pub(crate) async fn start_with(
+    pub(crate) async fn serve(
         listener: tokio::net::TcpListener,
         config: ExampleConfig,
     ) -> Self {
