@@ -9,6 +9,7 @@
     reason = "xtask is a command-line tool: printing progress and results is its job"
 )]
 
+mod e2e;
 mod steps;
 mod suite;
 
@@ -32,8 +33,11 @@ struct Cli {
 /// of steps, and as extra steps at the end of [`steps::CI`] once CI should run it.
 #[derive(Debug, Subcommand)]
 enum Task {
-    /// Run exactly what CI runs, in order: fmt, clippy, tests, docs, cargo-deny.
+    /// Run exactly what CI runs, in order: fmt, clippy, tests, e2e, docs, cargo-deny.
     Ci,
+    /// Run the end-to-end suite: the example between a real OAuth server (oidc-provider), the
+    /// official MCP SDK clients and headless Chromium.
+    E2e,
     /// Format the whole workspace in place.
     Fmt,
 }
@@ -43,6 +47,7 @@ fn main() -> ExitCode {
     let steps = match cli.task {
         Task::Ci => steps::CI,
         Task::Fmt => steps::FMT,
+        Task::E2e => steps::E2E,
     };
 
     // The error is printed on one line, without the backtrace anyhow's `Debug` would add.
