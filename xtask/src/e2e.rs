@@ -85,6 +85,7 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<Outcome> {
             .args(["--listen", &listen])
             .args(["--issuer", &issuer])
             .args(["--client-id", CLIENT_ID])
+            .args(["--provider-name", "Notes ID"])
             .args(["--api-base", &issuer])
             .args(["--baseline-scopes", "openid notes:read offline_access"])
             .env("SCOPEUP_CLIENT_SECRET", &secret)

@@ -62,6 +62,11 @@ pub struct ExampleConfig {
     #[arg(long, env = "SCOPEUP_CLIENT_SECRET", hide_env_values = true)]
     pub client_secret: Option<String>,
 
+    /// The provider's name as the connect page shows it (real provider only); the issuer by
+    /// default.
+    #[arg(long, env = "SCOPEUP_PROVIDER_NAME")]
+    pub provider_name: Option<String>,
+
     /// Base URL of the notes API the tools call (real provider only); the demo provider's by
     /// default.
     #[arg(long, env = "SCOPEUP_API_BASE")]
@@ -99,6 +104,7 @@ impl ExampleConfig {
             issuer: None,
             client_id: None,
             client_secret: None,
+            provider_name: None,
             api_base: None,
             baseline_scopes: "notes:read offline_access".to_owned(),
             store: "memory".to_owned(),
@@ -172,7 +178,10 @@ pub async fn build(config: &ExampleConfig) -> anyhow::Result<Example> {
                 .with_context(|| format!("discovering {issuer}"))?;
             let settings = ClientSettings {
                 id: ProviderId::new(PROVIDER_ID)?,
-                display_name: metadata.issuer.clone(),
+                display_name: config
+                    .provider_name
+                    .clone()
+                    .unwrap_or_else(|| metadata.issuer.clone()),
                 client_id,
                 client_secret: config.client_secret.clone().map(ClientSecret::new),
                 redirect_uri,
