@@ -9,6 +9,7 @@
     reason = "xtask is a command-line tool: printing progress and results is its job"
 )]
 
+mod e2e;
 mod publish;
 mod steps;
 mod suite;
@@ -35,8 +36,11 @@ struct Cli {
 /// of steps, and as extra steps at the end of [`steps::CI`] once CI should run it.
 #[derive(Debug, Subcommand)]
 enum Task {
-    /// Run exactly what CI runs, in order: fmt, clippy, tests, docs, cargo-deny.
+    /// Run exactly what CI runs, in order: fmt, clippy, tests, e2e, docs, cargo-deny.
     Ci,
+    /// Run the end-to-end suite: the example between a real OAuth server (oidc-provider), the
+    /// official MCP SDK clients and headless Chromium.
+    E2e,
     /// Format the whole workspace in place.
     Fmt,
     /// Package every library crate as crates.io would receive it, build each from its package,
@@ -52,6 +56,7 @@ fn main() -> ExitCode {
     let steps = match cli.task {
         Task::Ci => steps::CI,
         Task::Fmt => steps::FMT,
+        Task::E2e => steps::E2E,
         Task::PublishCheck => publish::PUBLISH_CHECK,
         Task::Fuzz => steps::FUZZ,
     };

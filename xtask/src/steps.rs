@@ -14,10 +14,14 @@ pub(crate) const CI: &[Step] = &[
     Step::new("fmt", fmt_check),
     Step::new("clippy", clippy),
     Step::new("tests", tests),
+    Step::new("e2e", crate::e2e::run),
     Step::new("docs", docs),
     Step::new("deny", deny),
     Step::new("deny advisories", deny_advisories),
 ];
+
+/// `cargo xtask e2e`.
+pub(crate) const E2E: &[Step] = &[Step::new("e2e", crate::e2e::run)];
 
 /// `cargo xtask fmt`.
 pub(crate) const FMT: &[Step] = &[Step::new("fmt", fmt_write)];

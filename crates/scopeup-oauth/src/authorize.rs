@@ -24,7 +24,10 @@ const PROTOCOL_PARAMETERS: [&str; 7] = [
 /// challenge of `verifier`, then the behaviour's extras for `context`.
 ///
 /// Extras named like one of these parameters are dropped, so a behaviour cannot widen the scope
-/// or replace the state.
+/// or replace the state. An OpenID Connect request for `offline_access` also carries
+/// `prompt=consent` unless the extras set `prompt`: OpenID Connect Core §11 requires it, and
+/// providers that follow it (oidc-provider, for one) silently drop `offline_access`, and with
+/// it the refresh token, from a request without it.
 pub fn authorize_url(
     provider: &Provider,
     scopes: &ScopeSet,
@@ -48,12 +51,20 @@ pub fn authorize_url(
         .append_pair("state", state)
         .append_pair("code_challenge", &pkce_challenge(verifier))
         .append_pair("code_challenge_method", "S256");
+    let mut sets_prompt = false;
     for (name, value) in &extras {
         if PROTOCOL_PARAMETERS.contains(&name.as_str()) {
             tracing::debug!(provider = %config.id, parameter = %name, "dropped an authorize extra");
             continue;
         }
+        sets_prompt |= name == "prompt";
         query.append_pair(name, value);
+    }
+    let offline_oidc = ["openid", "offline_access"]
+        .iter()
+        .all(|wanted| scopes.iter().any(|scope| scope.as_str() == *wanted));
+    if offline_oidc && !sets_prompt {
+        query.append_pair("prompt", "consent");
     }
     drop(query);
 
@@ -150,6 +161,39 @@ mod tests {
             },
         );
         assert!(!query(&again).iter().any(|(name, _)| name == "prompt"));
+    }
+
+    #[test]
+    fn an_openid_request_for_offline_access_asks_for_consent_once() {
+        let verifier = PkceVerifier::new("v".repeat(43));
+        let prompts = |provider: &Provider, scopes: &str| -> Vec<String> {
+            let url = authorize_url(
+                provider,
+                &set(scopes),
+                "s",
+                &verifier,
+                &AuthorizeContext::default(),
+            );
+            query(&url)
+                .into_iter()
+                .filter(|(name, _)| name == "prompt")
+                .map(|(_, value)| value)
+                .collect()
+        };
+
+        assert_eq!(
+            prompts(&provider(), "openid notes:read offline_access"),
+            ["consent"]
+        );
+        assert!(prompts(&provider(), "notes:read offline_access").is_empty());
+        assert!(prompts(&provider(), "openid notes:read").is_empty());
+
+        // A behaviour that sets `prompt` itself keeps its own value, once.
+        let offline = Provider::new(provider().config, Arc::new(Offline));
+        assert_eq!(
+            prompts(&offline, "openid notes:read offline_access"),
+            ["consent"]
+        );
     }
 
     #[test]

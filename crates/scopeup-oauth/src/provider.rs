@@ -178,6 +178,16 @@ pub trait ProviderBehaviour: MaybeSendSync {
     fn account_id(&self, identity: &serde_json::Value, pointer: &str) -> Option<AccountId> {
         account_id_at(identity, pointer)
     }
+
+    /// Whether the tokens an upgrade replaces may be revoked (RFC 7009) once the new grant is
+    /// stored. The default is no: many providers keep one grant per user and client and add the
+    /// new consent to it, and RFC 7009 §2.1 has them invalidate every token of a grant when one
+    /// of its refresh tokens is revoked, which would revoke the upgrade itself (oidc-provider
+    /// does exactly this). Say yes only for a provider whose every authorization is a grant of
+    /// its own.
+    fn revokes_superseded_tokens(&self) -> bool {
+        false
+    }
 }
 
 /// The standards-following behaviour: every default of [`ProviderBehaviour`].

@@ -369,7 +369,7 @@ impl Engine {
         held: Grant,
         keeps_old_refresh: bool,
     ) -> bool {
-        if provider.config.revocation_endpoint.is_none() {
+        if !revokes_superseded(provider) {
             return false;
         }
         let http = self.inner.http.as_ref();
@@ -402,6 +402,13 @@ impl Engine {
         }
         revoked
     }
+}
+
+/// Whether an upgrade revokes the tokens it replaces: only where the provider has a revocation
+/// endpoint and its behaviour says the old tokens are a grant of their own (see
+/// [`scopeup_oauth::ProviderBehaviour::revokes_superseded_tokens`]).
+fn revokes_superseded(provider: &Provider) -> bool {
+    provider.config.revocation_endpoint.is_some() && provider.behaviour.revokes_superseded_tokens()
 }
 
 /// The design's "Whose account": compare with the bound account, or accept a first connect
@@ -446,6 +453,46 @@ mod tests {
             Err(FailureReason::UnverifiedAccount)
         );
         assert_eq!(account_check(None, &account("alice"), true), Ok(()));
+    }
+
+    #[test]
+    fn superseded_tokens_are_kept_unless_the_provider_issues_separate_grants() {
+        struct SeparateGrants;
+        impl scopeup_oauth::ProviderBehaviour for SeparateGrants {
+            fn revokes_superseded_tokens(&self) -> bool {
+                true
+            }
+        }
+        let url = |path: &str| url::Url::parse(&format!("https://auth.example/{path}")).unwrap();
+        let mut config = scopeup_oauth::ProviderConfig {
+            id: scopeup_core::ProviderId::new("notes").unwrap(),
+            display_name: "Notes".to_owned(),
+            issuer: Some("https://auth.example".to_owned()),
+            authorization_endpoint: url("authorize"),
+            token_endpoint: url("token"),
+            userinfo_endpoint: Some(url("userinfo")),
+            revocation_endpoint: Some(url("revoke")),
+            client_id: "client".to_owned(),
+            client_secret: None,
+            client_auth: scopeup_oauth::ClientAuthMethod::Basic,
+            redirect_uri: url("callback"),
+            catalog: scopeup_core::Catalog::new(scopeup_core::catalog::CatalogSpec::default())
+                .unwrap(),
+            baseline: scopeup_core::ScopeSet::new(),
+            identity: scopeup_oauth::IdentityLookup::userinfo(url("userinfo")),
+            iss_parameter_supported: true,
+        };
+
+        // A standards-following provider may tie the upgrade to the same grant as the tokens it
+        // replaces: revoking those would revoke the upgrade.
+        assert!(!revokes_superseded(&Provider::generic(config.clone())));
+        let separate = Provider::new(config.clone(), std::sync::Arc::new(SeparateGrants));
+        assert!(revokes_superseded(&separate));
+        config.revocation_endpoint = None;
+        assert!(!revokes_superseded(&Provider::new(
+            config,
+            std::sync::Arc::new(SeparateGrants)
+        )));
     }
 
     #[test]

@@ -90,6 +90,11 @@ pub struct ExampleConfig {
     #[arg(long, env = "SCOPEUP_CLIENT_SECRET", hide_env_values = true)]
     pub client_secret: Option<String>,
 
+    /// The provider's name as the connect page shows it (real provider only); the issuer by
+    /// default.
+    #[arg(long, env = "SCOPEUP_PROVIDER_NAME")]
+    pub provider_name: Option<String>,
+
     /// Base URL of the notes API the tools call (real provider only); the demo provider's by
     /// default.
     #[arg(long, env = "SCOPEUP_API_BASE")]
@@ -164,6 +169,7 @@ impl ExampleConfig {
             issuer: None,
             client_id: None,
             client_secret: None,
+            provider_name: None,
             api_base: None,
             baseline_scopes: "notes:read offline_access".to_owned(),
             store: Some(StoreSetting::Memory),
@@ -345,7 +351,10 @@ pub async fn build_with(config: &ExampleConfig, overrides: Overrides) -> anyhow:
                 .with_context(|| format!("discovering {issuer}"))?;
             let settings = ClientSettings {
                 id: ProviderId::new(PROVIDER_ID)?,
-                display_name: metadata.issuer.clone(),
+                display_name: config
+                    .provider_name
+                    .clone()
+                    .unwrap_or_else(|| metadata.issuer.clone()),
                 client_id,
                 client_secret: config.client_secret.clone().map(ClientSecret::new),
                 redirect_uri,
@@ -586,7 +595,7 @@ fn demo_provider_config(
         ))?)
     };
     let userinfo = endpoint("userinfo")?;
-    Ok(Provider::generic(ProviderConfig {
+    let config = ProviderConfig {
         id: ProviderId::new(PROVIDER_ID)?,
         display_name: "Demo Notes".to_owned(),
         issuer: Some(issuer.to_string()),
@@ -602,7 +611,20 @@ fn demo_provider_config(
         baseline,
         identity: IdentityLookup::userinfo(userinfo),
         iss_parameter_supported: true,
-    }))
+    };
+    Ok(Provider::new(config, Arc::new(DemoBehaviour)))
+}
+
+/// The demo provider's behaviour: the standard one, except that every authorization is a grant
+/// of its own there, so the tokens an upgrade replaces can be revoked without touching the
+/// upgrade.
+#[derive(Debug)]
+struct DemoBehaviour;
+
+impl scopeup_oauth::ProviderBehaviour for DemoBehaviour {
+    fn revokes_superseded_tokens(&self) -> bool {
+        true
+    }
 }
 
 /// Opens the backend the setting names; the engine seals every value before it reaches it.
