@@ -54,7 +54,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use scopeup_core::ports::SystemClock;
 use scopeup_core::{AuditSink, Clock, HttpClient, ProviderId, Random, Store};
 use scopeup_oauth::Provider;
 use scopeup_store::{KeyRing, MemoryStore, SealedStore};
@@ -341,7 +340,7 @@ fn base_path(url: &url::Url) -> String {
 
 #[cfg(not(target_arch = "wasm32"))]
 fn default_clock() -> Result<Arc<dyn Clock>, BuildError> {
-    Ok(Arc::new(SystemClock))
+    Ok(Arc::new(scopeup_core::ports::SystemClock))
 }
 
 #[cfg(target_arch = "wasm32")]
