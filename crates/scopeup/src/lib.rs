@@ -253,6 +253,13 @@ impl EngineBuilder {
     }
 
     /// Checks the configuration and builds the engine.
+    #[cfg_attr(
+        target_arch = "wasm32",
+        expect(
+            clippy::arc_with_non_send_sync,
+            reason = "the Workers runtime is single-threaded; the ports are not `Send` there"
+        )
+    )]
     pub fn build(self) -> Result<Engine, BuildError> {
         let config = self.config;
         check_public_url(&config)?;
