@@ -11,6 +11,7 @@
 
 mod steps;
 mod suite;
+mod worker;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -32,10 +33,13 @@ struct Cli {
 /// of steps, and as extra steps at the end of [`steps::CI`] once CI should run it.
 #[derive(Debug, Subcommand)]
 enum Task {
-    /// Run exactly what CI runs, in order: fmt, clippy, tests, docs, cargo-deny.
+    /// Run exactly what CI runs, in order: fmt, clippy, tests, docs, cargo-deny, then the wasm32
+    /// check and the Worker example end to end in local workerd.
     Ci,
     /// Format the whole workspace in place.
     Fmt,
+    /// Build the Worker example for wasm32 and run it end to end in local workerd.
+    Worker,
 }
 
 fn main() -> ExitCode {
@@ -43,6 +47,7 @@ fn main() -> ExitCode {
     let steps = match cli.task {
         Task::Ci => steps::CI,
         Task::Fmt => steps::FMT,
+        Task::Worker => steps::WORKER,
     };
 
     // The error is printed on one line, without the backtrace anyhow's `Debug` would add.

@@ -346,9 +346,9 @@ pub fn notes_catalog() -> Catalog {
         ],
         "templates": [
             { "key": "editor", "name": "Editor", "description": "Read and write notes",
-              "scopes": "notes:read notes:write" },
+              "scopes": ["notes:read", "notes:write"] },
             { "key": "full", "name": "Full access", "description": "Read, write and delete notes",
-              "scopes": "notes:read notes:write notes:delete" },
+              "scopes": ["notes:read", "notes:write", "notes:delete"] },
         ],
     });
     #[expect(
