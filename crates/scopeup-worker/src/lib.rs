@@ -1,16 +1,17 @@
 //! Cloudflare Worker adapters for scopeup.
 //!
-//! - [`WorkerStore`]: the `Store` port on a Durable Object ([`ScopeupStore`], one object per
+//! - `WorkerStore`: the `Store` port on a Durable Object (`ScopeupStore`, one object per
 //!   record) for everything that must be strongly consistent — elicitations, OAuth state and its
 //!   single use, CSRF tokens, declines, rate windows, refresh leases — and on Workers KV for
 //!   grants, where eventual consistency is acceptable. [`Placement`] says which and why.
-//! - [`FetchHttpClient`]: the `HttpClient` port on the runtime's `fetch`.
-//! - [`WorkerClock`] and [`WorkerRandom`]: `Date.now()` and `crypto.getRandomValues`.
-//! - [`serve`]: the connect page and the OAuth callback as Worker routes.
+//! - `FetchHttpClient`: the `HttpClient` port on the runtime's `fetch`.
+//! - `WorkerClock` and `WorkerRandom`: `Date.now()` and `crypto.getRandomValues`.
+//! - `serve`: the connect page and the OAuth callback as Worker routes.
 //!
-//! The adapters exist on `wasm32` only; the rest (the Durable Object's [`protocol`], the
-//! [`Placement`], the [`routes`]) is target-independent and tested natively. Every decision
-//! stays in the engine (`scopeup`), which is tested natively as well.
+//! The adapters exist on `wasm32` only (build the docs with `--target wasm32-unknown-unknown` to
+//! see them); the rest (the Durable Object's [`protocol`], the [`Placement`], the [`routes`]) is
+//! target-independent and tested natively. Every decision stays in the engine (`scopeup`), which
+//! is tested natively as well.
 //!
 //! ```ignore
 //! use std::sync::Arc;
@@ -32,7 +33,7 @@
 //!         return Ok(response);
 //!     }
 //!     // The host's own routes (MCP at `/mcp`, …).
-//! #   unimplemented!()
+//!     worker::Response::error("not found", 404)
 //! }
 //! ```
 //!

@@ -175,7 +175,7 @@ test("a stateless 2026-07-28 client gets an input-required result bound to its c
 test("scopeup's pages send their security headers and refuse unknown elicitations", async () => {
   const response = await fetch(`${workerUrl}connect/${"A".repeat(22)}`);
   assert.equal(response.status, 404);
-  assert.equal(response.headers.get("x-frame-options") ?? "DENY", "DENY");
+  assert.equal(response.headers.get("x-frame-options"), "DENY");
   assert.match(response.headers.get("content-security-policy") ?? "", /frame-ancestors 'none'/);
   assert.equal(response.headers.get("referrer-policy"), "no-referrer");
 });
