@@ -15,6 +15,7 @@ mod steps;
 mod suite;
 #[cfg(test)]
 mod tidy;
+mod worker;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -36,7 +37,8 @@ struct Cli {
 /// of steps, and as extra steps at the end of [`steps::CI`] once CI should run it.
 #[derive(Debug, Subcommand)]
 enum Task {
-    /// Run exactly what CI runs, in order: fmt, clippy, tests, e2e, docs, cargo-deny.
+    /// Run exactly what CI runs, in order: fmt, clippy, tests, e2e, docs, cargo-deny, then the
+    /// wasm32 check and the Worker example end to end in local workerd.
     Ci,
     /// Run the end-to-end suite: the example between a real OAuth server (oidc-provider), the
     /// official MCP SDK clients and headless Chromium.
@@ -49,6 +51,8 @@ enum Task {
     /// Fuzz the parsers of untrusted input for a bounded time (`SCOPEUP_FUZZ_SECONDS`, 60 by
     /// default) with cargo-fuzz on nightly, or run their property tests where nightly is missing.
     Fuzz,
+    /// Build the Worker example for wasm32 and run it end to end in local workerd.
+    Worker,
 }
 
 fn main() -> ExitCode {
@@ -59,6 +63,7 @@ fn main() -> ExitCode {
         Task::E2e => steps::E2E,
         Task::PublishCheck => publish::PUBLISH_CHECK,
         Task::Fuzz => steps::FUZZ,
+        Task::Worker => steps::WORKER,
     };
 
     // The error is printed on one line, without the backtrace anyhow's `Debug` would add.

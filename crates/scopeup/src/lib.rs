@@ -59,7 +59,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use scopeup_core::ports::SystemClock;
 use scopeup_core::{AuditSink, Clock, HttpClient, ProviderId, Random, Sleep, Store};
 use scopeup_oauth::Provider;
 use scopeup_store::{KeyRing, MemoryStore, SealedStore};
@@ -278,6 +277,13 @@ impl EngineBuilder {
     }
 
     /// Checks the configuration and builds the engine.
+    #[cfg_attr(
+        target_arch = "wasm32",
+        expect(
+            clippy::arc_with_non_send_sync,
+            reason = "the Workers runtime is single-threaded; the ports are not `Send` there"
+        )
+    )]
     pub fn build(self) -> Result<Engine, BuildError> {
         let config = self.config;
         check_public_url(&config)?;
@@ -370,7 +376,7 @@ fn base_path(url: &url::Url) -> String {
 
 #[cfg(not(target_arch = "wasm32"))]
 fn default_clock() -> Result<Arc<dyn Clock>, BuildError> {
-    Ok(Arc::new(SystemClock))
+    Ok(Arc::new(scopeup_core::ports::SystemClock))
 }
 
 #[cfg(target_arch = "wasm32")]

@@ -1,0 +1,47 @@
+//! The clock and the random source of the Workers runtime, and the error that carries a runtime
+//! failure into a port error.
+
+use std::fmt;
+
+use scopeup_core::{Clock, Random, RandomError, UnixTime};
+
+/// The time from `Date.now()`. Inside a Worker it advances only across I/O, which is all the
+/// engine needs: expiries are minutes long.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WorkerClock;
+
+impl Clock for WorkerClock {
+    fn now(&self) -> UnixTime {
+        UnixTime::from_millis(worker::Date::now().as_millis())
+    }
+}
+
+/// Random bytes from the runtime's `crypto.getRandomValues`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WorkerRandom;
+
+impl Random for WorkerRandom {
+    fn fill(&self, buffer: &mut [u8]) -> Result<(), RandomError> {
+        getrandom::fill(buffer).map_err(|error| RandomError(Box::new(error)))
+    }
+}
+
+/// A failure reported by the Workers runtime, kept as text: its errors hold JavaScript values,
+/// which cannot cross into the ports' `Send` error type.
+#[derive(Debug)]
+pub struct RuntimeError(String);
+
+impl RuntimeError {
+    /// Keeps the message of a runtime error.
+    pub fn new(error: impl fmt::Display) -> Self {
+        Self(error.to_string())
+    }
+}
+
+impl fmt::Display for RuntimeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RuntimeError {}
