@@ -180,7 +180,6 @@ impl ScopeupMcp {
             Ok(TokenStatus::Reconnect(reason)) => {
                 Err(self.engine.reconnect(principal, provider, reason).await)
             }
-            }
             // Not connected yet (or a status a later engine adds): connect with the provider's
             // baseline scopes.
             Ok(_) => Err(self
@@ -254,14 +253,16 @@ fn finished(result: UpstreamResult) -> CallToolResponse {
             error_result(message, json!({ "status": "call_failed" })).into()
         }
         // Refusals are handled by the caller; an empty error keeps this total.
-        UpstreamResult::Refused(response) | UpstreamResult::RefusedCall(_, response) => error_result(
-            format!(
-                "The upstream API refused the call with status {}.",
-                response.status
-            ),
-            json!({ "status": "upstream_error" }),
-        )
-        .into(),
+        UpstreamResult::Refused(response) | UpstreamResult::RefusedCall(_, response) => {
+            error_result(
+                format!(
+                    "The upstream API refused the call with status {}.",
+                    response.status
+                ),
+                json!({ "status": "upstream_error" }),
+            )
+            .into()
+        }
     }
 }
 

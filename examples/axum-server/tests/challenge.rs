@@ -12,9 +12,10 @@ use support::TestServer;
 const STEP_UP_CLIENT: &str = "step-up-client";
 
 async fn challenge_server() -> TestServer {
-    TestServer::start_with(|config| {
-        config.mode = "challenge".to_owned();
-        config.challenge_transport_clients = vec![STEP_UP_CLIENT.to_owned()];
+    TestServer::start_with(
+        |config| {
+            config.mode = "challenge".to_owned();
+            config.challenge_transport_clients = vec![STEP_UP_CLIENT.to_owned()];
         },
         axum_server::Overrides::default(),
     )

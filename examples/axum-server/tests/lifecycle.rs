@@ -144,7 +144,7 @@ impl Lifecycle {
     }
 
     fn refreshes(&self) -> usize {
-        self.server.demo.token_requests("refresh_token")
+        self.server.demo().token_requests("refresh_token")
     }
 }
 
@@ -189,7 +189,7 @@ async fn two_instances_refreshing_one_single_use_token_redeem_it_once_and_both_s
     assert_eq!(life.refreshes(), 1);
     assert!(
         life.server
-            .demo
+            .demo()
             .is_access_token_active(a.access_token.expose_secret())
     );
     let answer = life.client.call_tool("list_notes", json!({})).await;
@@ -218,7 +218,7 @@ async fn a_crashed_lease_holder_blocks_refreshes_only_until_its_lease_expires() 
     let ttl = life.server.example_engine.config().refresh_lease_ttl;
     life.clock.advance(ttl + Duration::from_secs(1));
     let token = life.token(&waiting).await;
-    assert!(life.server.demo.is_access_token_active(&token));
+    assert!(life.server.demo().is_access_token_active(&token));
     assert_eq!(life.refreshes(), 1);
 }
 
@@ -253,7 +253,7 @@ async fn grants_are_refreshed_when_the_clock_reaches_their_expiry_and_not_before
 async fn an_upstream_401_refreshes_once_and_retries_once() {
     let mut life = Lifecycle::start().await;
     life.connect_alice().await;
-    let revoked = life.server.demo.revoke_access_tokens_of("alice");
+    let revoked = life.server.demo().revoke_access_tokens_of("alice");
     assert_eq!(revoked, 1);
 
     let answer = life.client.call_tool("list_notes", json!({})).await;
@@ -269,7 +269,7 @@ async fn an_upstream_401_refreshes_once_and_retries_once() {
 async fn invalid_grant_kills_the_grant_and_the_next_call_reconnects_saying_why() {
     let mut life = Lifecycle::start().await;
     life.connect_alice().await;
-    life.server.demo.revoke_all_tokens_of("alice");
+    life.server.demo().revoke_all_tokens_of("alice");
 
     let answer = life.client.call_tool("list_notes", json!({})).await;
 
@@ -342,8 +342,8 @@ async fn an_upgrade_revokes_the_superseded_token_and_the_grant_records_it() {
         .await;
     life.complete(&answer).await;
 
-    assert!(!life.server.demo.is_access_token_active(&superseded));
-    assert!(life.server.demo.revoked_tokens() >= 1);
+    assert!(!life.server.demo().is_access_token_active(&superseded));
+    assert!(life.server.demo().revoked_tokens() >= 1);
     let grants = engine.grants(&alice()).await.unwrap();
     let replaced = grants[0].replaces.clone().unwrap();
     assert!(replaced.revoked);
@@ -360,7 +360,7 @@ async fn disconnecting_revokes_at_the_provider_and_the_next_call_reconnects() {
     let mut life = Lifecycle::start().await;
     life.connect_alice().await;
     let token = life.token(&life.server.example_engine).await;
-    let revoked_before = life.server.demo.revoked_tokens();
+    let revoked_before = life.server.demo().revoked_tokens();
 
     let answer = life.client.call_tool("revoke_access", json!({})).await;
 
@@ -369,8 +369,8 @@ async fn disconnecting_revokes_at_the_provider_and_the_next_call_reconnects() {
         answer["result"]["structuredContent"]["revokedUpstream"],
         json!(true)
     );
-    assert!(life.server.demo.revoked_tokens() > revoked_before);
-    assert!(!life.server.demo.is_access_token_active(&token));
+    assert!(life.server.demo().revoked_tokens() > revoked_before);
+    assert!(!life.server.demo().is_access_token_active(&token));
     let answer = life.client.call_tool("list_notes", json!({})).await;
     assert_eq!(
         answer["result"]["structuredContent"]["status"],
@@ -397,7 +397,7 @@ async fn dropping_a_scope_revokes_the_grant_and_reauthorizes_the_scopes_kept() {
 
     let text = result_text(&answer);
     assert!(text.contains("Permissions removed"), "{text}");
-    assert!(!life.server.demo.is_access_token_active(&token));
+    assert!(!life.server.demo().is_access_token_active(&token));
     let answer = life.client.call_tool("list_notes", json!({})).await;
     let structured = &answer["result"]["structuredContent"];
     assert_eq!(structured["status"], json!("token_rejected"), "{answer}");

@@ -86,10 +86,7 @@ impl TestServer {
     }
 
     /// The example from `config`, served on `listener` until dropped.
-    pub(crate) async fn serve(
-        listener: tokio::net::TcpListener,
-        config: ExampleConfig,
-    ) -> Self {
+    pub(crate) async fn serve(listener: tokio::net::TcpListener, config: ExampleConfig) -> Self {
         let Example {
             router,
             engine,
@@ -118,6 +115,13 @@ impl TestServer {
     /// The serving task, leaving an already finished one in its place.
     pub(crate) fn take_task(&mut self) -> tokio::task::JoinHandle<()> {
         std::mem::replace(&mut self.task, tokio::spawn(async {}))
+    }
+
+    /// The embedded demo provider, for an instance that has one.
+    pub(crate) fn demo(&self) -> &demo_provider::DemoProvider {
+        self.demo
+            .as_ref()
+            .expect("this instance embeds the demo provider")
     }
 
     pub(crate) fn url(&self, path: &str) -> url::Url {
