@@ -129,9 +129,9 @@ impl ScopeupMcp {
 
         let mut held = connection.scopes.clone();
         let used = connection.access_token.clone();
-        let (mut upstream_call, mut response) = match refused(call(connection).await) {
-            Ok(refused) => refused,
-            Err(other) => return Ok(finished(other)),
+        let (mut upstream_call, mut response) = match split(call(connection).await) {
+            Split::Refused(upstream_call, response) => (upstream_call, response),
+            Split::Finished(answer) => return Ok(answer),
         };
 
         // The token itself was rejected: refresh once, retry once.
@@ -146,9 +146,9 @@ impl ScopeupMcp {
                 Err(outcome) => return self.answer_outcome(context, principal, request, outcome),
             };
             held = connection.scopes.clone();
-            (upstream_call, response) = match refused(call(connection).await) {
-                Ok(refused) => refused,
-                Err(other) => return Ok(finished(other)),
+            (upstream_call, response) = match split(call(connection).await) {
+                Split::Refused(upstream_call, response) => (upstream_call, response),
+                Split::Finished(answer) => return Ok(answer),
             };
         }
 
@@ -235,13 +235,18 @@ impl fmt::Debug for ScopeupMcp {
     }
 }
 
-/// The refusal in a tool's upstream result, with the request it answered when the tool gave it,
-/// or the result itself when the call was not refused.
-fn refused(result: UpstreamResult) -> Result<(Option<UpstreamCall>, HttpResponse), UpstreamResult> {
+/// A tool's upstream result, split into a refusal to classify (with the request it answered,
+/// when the tool gave it) and an answer that is final.
+enum Split {
+    Refused(Option<UpstreamCall>, HttpResponse),
+    Finished(CallToolResponse),
+}
+
+fn split(result: UpstreamResult) -> Split {
     match result {
-        UpstreamResult::Refused(response) => Ok((None, response)),
-        UpstreamResult::RefusedCall(call, response) => Ok((Some(call), response)),
-        other => Err(other),
+        UpstreamResult::Refused(response) => Split::Refused(None, response),
+        UpstreamResult::RefusedCall(call, response) => Split::Refused(Some(call), response),
+        other => Split::Finished(finished(other)),
     }
 }
 
