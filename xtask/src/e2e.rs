@@ -80,9 +80,15 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<Outcome> {
     let mut rows = Vec::new();
     for scenario in SCENARIOS {
         let log = logs.join(format!("{scenario}-example.log"));
+        // Each scenario starts from an empty data directory of its own, with the example's
+        // default store (SQLite) and a key ring generated into it.
+        let data = out.join("data").join(scenario);
+        remove_dir_if_present(&data)?;
         let mut server = Command::new(&example);
         server
             .args(["--listen", &listen])
+            .arg("--data-dir")
+            .arg(&data)
             .args(["--issuer", &issuer])
             .args(["--client-id", CLIENT_ID])
             .args(["--provider-name", "Notes ID"])
@@ -112,6 +118,15 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<Outcome> {
         bail!("e2e scenarios failed: {}", failed.join(", "));
     }
     Ok(Outcome::Passed)
+}
+
+/// Removes `dir` and everything in it, if it exists.
+fn remove_dir_if_present(dir: &Path) -> anyhow::Result<()> {
+    match fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(error) => Err(error).with_context(|| format!("removing {}", dir.display())),
+    }
 }
 
 /// The programs the suite runs.
