@@ -22,7 +22,7 @@
 //!   balancer. Native targets only.
 //! - `conformance`: the `conformance` module, the suite for adapters' tests. It spawns
 //!   tokio tasks, so it is for native targets only. With `redis` as well, it also holds
-//!   [`conformance::RedisServer`], which starts a throwaway `redis-server` for tests.
+//!   `conformance::RedisServer`, which starts a throwaway `redis-server` for tests.
 //!
 //! [`ManualClock`], a clock that tests move by hand, is always available.
 //!

@@ -12,7 +12,7 @@
 //!
 //! Each catalog is a JSON file in this folder, compiled in and parsed once; [`PresetClient`]
 //! takes a host's own catalog instead. A host with a provider of its own builds a
-//! [`Provider`](crate::Provider) with its own [`ProviderBehaviour`](crate::ProviderBehaviour),
+//! [`Provider`] with its own [`ProviderBehaviour`](crate::ProviderBehaviour),
 //! or keeps a preset's and replaces only its classifier with [`with_classifier`]; the engine
 //! needs no change for either.
 
