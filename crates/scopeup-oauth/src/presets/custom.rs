@@ -19,6 +19,13 @@ pub struct ClassifierOverride {
 
 /// `provider` with its refusals classified by `classifier`; its endpoints, catalog, extras and
 /// scope format stay as they were.
+#[cfg_attr(
+    target_arch = "wasm32",
+    expect(
+        clippy::arc_with_non_send_sync,
+        reason = "the Workers runtime is single-threaded; the ports are not `Send` there"
+    )
+)]
 pub fn with_classifier(provider: Provider, classifier: Arc<dyn RefusalClassifier>) -> Provider {
     let behaviour = ClassifierOverride::new(provider.behaviour, classifier);
     Provider::new(provider.config, Arc::new(behaviour))
