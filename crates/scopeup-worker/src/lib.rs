@@ -5,7 +5,8 @@
 //!   single use, CSRF tokens, declines, rate windows, refresh leases — and on Workers KV for
 //!   grants, where eventual consistency is acceptable. [`Placement`] says which and why.
 //! - `FetchHttpClient`: the `HttpClient` port on the runtime's `fetch`.
-//! - `WorkerClock` and `WorkerRandom`: `Date.now()` and `crypto.getRandomValues`.
+//! - `WorkerClock`, `WorkerSleep` and `WorkerRandom`: `Date.now()`, `setTimeout` and
+//!   `crypto.getRandomValues`.
 //! - `serve`: the connect page and the OAuth callback as Worker routes.
 //!
 //! The adapters exist on `wasm32` only (build the docs with `--target wasm32-unknown-unknown` to
@@ -28,6 +29,7 @@
 //!         .http_client(Arc::new(scopeup_worker::FetchHttpClient::default()))
 //!         .clock(Arc::new(scopeup_worker::WorkerClock))
 //!         .random(Arc::new(scopeup_worker::WorkerRandom))
+//!         .sleep(Arc::new(scopeup_worker::WorkerSleep))
 //!         .build()?;
 //!     if let Some(response) = scopeup_worker::serve(&engine, &mut request).await? {
 //!         return Ok(response);
@@ -69,6 +71,6 @@ pub use fetch::{FetchConfig, FetchHttpClient};
 #[cfg(target_arch = "wasm32")]
 pub use pages::{page_response, serve};
 #[cfg(target_arch = "wasm32")]
-pub use runtime::{RuntimeError, WorkerClock, WorkerRandom};
+pub use runtime::{RuntimeError, WorkerClock, WorkerRandom, WorkerSleep};
 #[cfg(target_arch = "wasm32")]
 pub use store::{NotAtomicOnKv, WorkerStore};

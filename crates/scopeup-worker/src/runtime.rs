@@ -1,9 +1,10 @@
-//! The clock and the random source of the Workers runtime, and the error that carries a runtime
-//! failure into a port error.
+//! The clock, the timer and the random source of the Workers runtime, and the error that
+//! carries a runtime failure into a port error.
 
 use std::fmt;
+use std::time::Duration;
 
-use scopeup_core::{Clock, Random, RandomError, UnixTime};
+use scopeup_core::{Clock, Random, RandomError, Sleep, UnixTime};
 
 /// The time from `Date.now()`. Inside a Worker it advances only across I/O, which is all the
 /// engine needs: expiries are minutes long.
@@ -13,6 +14,17 @@ pub struct WorkerClock;
 impl Clock for WorkerClock {
     fn now(&self) -> UnixTime {
         UnixTime::from_millis(worker::Date::now().as_millis())
+    }
+}
+
+/// Waits on the runtime's `setTimeout`, while another request refreshes the same grant.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WorkerSleep;
+
+#[async_trait::async_trait(?Send)]
+impl Sleep for WorkerSleep {
+    async fn sleep(&self, duration: Duration) {
+        worker::Delay::from(duration).await;
     }
 }
 

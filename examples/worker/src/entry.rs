@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use scopeup::{Engine, EngineConfig};
 use scopeup_core::{HttpClient, ProviderId};
-use scopeup_worker::{FetchHttpClient, WorkerClock, WorkerRandom, WorkerStore};
+use scopeup_worker::{FetchHttpClient, WorkerClock, WorkerRandom, WorkerSleep, WorkerStore};
 use worker::{Context, Env, Headers, Request, Response, event};
 
 use crate::config::{PROVIDER_ID, Settings};
@@ -45,6 +45,7 @@ async fn fetch(mut request: Request, env: Env, _context: Context) -> worker::Res
         .http_client(http.clone())
         .clock(Arc::new(WorkerClock))
         .random(Arc::new(WorkerRandom))
+        .sleep(Arc::new(WorkerSleep))
         .build();
     let engine = match engine {
         Ok(engine) => engine,
