@@ -4,7 +4,9 @@
 use scopeup::{CallbackParams, Engine, Page};
 use worker::{Headers, Request, Response};
 
-use crate::routes::{MAX_FORM_BYTES, Route, base_path, cookie_value, form_pairs, is_form};
+use crate::routes::{
+    MAX_FORM_BYTES, Route, base_path, cookie_value, fetch_header_values, form_pairs, is_form,
+};
 
 /// Serves `request` when it is for one of scopeup's routes (`/connect/{id}`, `/oauth/callback`
 /// under the engine's public URL); `None` leaves it to the host.
@@ -16,11 +18,10 @@ pub async fn serve(engine: &Engine, request: &mut Request) -> worker::Result<Opt
         return Ok(None);
     };
 
-    let cookies = request.headers().get_all("cookie").unwrap_or_default();
-    let browser = cookie_value(
-        cookies.iter().map(String::as_str),
-        engine.browser_cookie_name(),
-    );
+    // `Headers.get` joins several `Cookie` fields with ", " (`getAll` throws in workerd for any
+    // header but `Set-Cookie`).
+    let cookies = request.headers().get("cookie")?.unwrap_or_default();
+    let browser = cookie_value(fetch_header_values(&cookies), engine.browser_cookie_name());
     let page = match route {
         Route::ConnectPage { id } => engine.connect_page(&id, browser.as_deref()).await,
         Route::ConnectSubmit { id } => {

@@ -62,6 +62,16 @@ pub fn cookie_value<'a>(headers: impl IntoIterator<Item = &'a str>, name: &str) 
         .map(|cookie| cookie.value().to_owned())
 }
 
+/// The field values of a header as the fetch API's `Headers.get` returns them, joined with
+/// `", "`. Cookie values hold no comma (RFC 6265 §4.1.1), so splitting there is exact for
+/// `Cookie`.
+pub fn fetch_header_values(joined: &str) -> impl Iterator<Item = &str> {
+    joined
+        .split(',')
+        .map(str::trim)
+        .filter(|value| !value.is_empty())
+}
+
 /// Whether a `Content-Type` value announces a URL-encoded form.
 pub fn is_form(content_type: Option<&str>) -> bool {
     content_type.is_some_and(|value| {
@@ -127,6 +137,19 @@ mod tests {
             assert_eq!(Route::parse("/", "GET", path), None, "{path}");
         }
         assert_eq!(Route::parse("/prefix/", "GET", "/connect/abc"), None);
+    }
+
+    #[test]
+    fn cookies_are_found_in_fields_the_fetch_api_joined() {
+        let joined = "theme=dark; a=1, scopeup-browser=abc123; b=2";
+        let values = || fetch_header_values(joined);
+        assert_eq!(
+            cookie_value(values(), "scopeup-browser").as_deref(),
+            Some("abc123")
+        );
+        assert_eq!(cookie_value(values(), "a").as_deref(), Some("1"));
+        assert_eq!(cookie_value(values(), "b").as_deref(), Some("2"));
+        assert_eq!(cookie_value(fetch_header_values(""), "a"), None);
     }
 
     #[test]

@@ -13,7 +13,7 @@ import { createServer } from "node:net";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 
-import { Miniflare } from "miniflare";
+import { Log, LogLevel, Miniflare } from "miniflare";
 
 const buildDir = required("WORKER_BUILD_DIR");
 const demoProviderBin = required("DEMO_PROVIDER_BIN");
@@ -44,6 +44,8 @@ before(async () => {
   await waitFor(`${issuer}/.well-known/oauth-authorization-server`);
 
   miniflare = new Miniflare({
+    // The Worker's own errors (`console.error`) show in the test's output.
+    log: new Log(LogLevel.WARN),
     host: "127.0.0.1",
     port: workerPort,
     modulesRoot: buildDir,

@@ -6,15 +6,17 @@
 use rmcp::ErrorData;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ClientJsonRpcMessage, ClientRequest,
-    ContentBlock, EmptyResult, ErrorCode, Implementation, InitializeResult, JsonObject,
-    ListToolsResult, ProtocolVersion, ServerCapabilities, ServerJsonRpcMessage, ServerResult, Tool,
-    ToolsCapability,
+    ContentBlock, EmptyResult, ErrorCode, GetMeta as _, Implementation, InitializeResult,
+    JsonObject, ListToolsResult, ProtocolVersion, RequestMetaObject, ServerCapabilities,
+    ServerJsonRpcMessage, ServerResult, Tool, ToolsCapability,
 };
 use scopeup::{Engine, TokenStatus};
 use scopeup_core::{
     Clock, HttpClient, HttpMethod, HttpRequest, HttpResponse, Principal, ProviderId, ScopeSet,
 };
-use scopeup_mcp::{ClientProfile, RequestStateKey, ToolRequest, answer, engine_error_result};
+use scopeup_mcp::{
+    AnswerShape, ClientProfile, RequestStateKey, ToolRequest, answer, engine_error_result,
+};
 use serde_json::{Value, json};
 use url::Url;
 
@@ -77,6 +79,8 @@ impl McpServer<'_> {
             };
         };
 
+        // rmcp moves the wire's `params._meta` into the envelope's extensions.
+        let meta = request.get_meta().clone();
         let result = match request {
             ClientRequest::InitializeRequest(request) => {
                 Ok(initialize(&request.params.protocol_version))
@@ -86,7 +90,7 @@ impl McpServer<'_> {
                 ListToolsResult::with_all_items(tools()),
             )),
             ClientRequest::CallToolRequest(request) => self
-                .call_tool(principal, protocol_header, request.params)
+                .call_tool(principal, protocol_header, &meta, request.params)
                 .await
                 .map(ServerResult::from),
             _ => Err(ErrorData::new(
@@ -108,6 +112,7 @@ impl McpServer<'_> {
         &self,
         principal: &Principal,
         protocol_header: Option<&str>,
+        meta: &RequestMetaObject,
         params: CallToolRequestParams,
     ) -> Result<CallToolResponse, ErrorData> {
         let upstream = self.upstream_request(&params.name, params.arguments.as_ref())?;
@@ -124,13 +129,7 @@ impl McpServer<'_> {
             )?;
         }
 
-        // The client's profile: the request's own `_meta` (2026-07-28), else the header.
-        let meta = params.meta.as_ref();
-        let protocol = meta
-            .and_then(|meta| meta.protocol_version())
-            .or_else(|| protocol_header.and_then(protocol_version));
-        let capabilities = meta.and_then(|meta| meta.client_capabilities());
-        let shape = ClientProfile::new(protocol, capabilities.as_ref()).answer_shape();
+        let shape = answer_shape(meta, protocol_header);
 
         let connection = match self.engine.token_for(principal, &self.provider).await {
             Ok(TokenStatus::Ready(connection)) => connection,
@@ -293,6 +292,16 @@ fn success(response: &HttpResponse) -> CallToolResult {
     CallToolResult::success(vec![ContentBlock::text(text)])
 }
 
+/// The answer shape the client supports, from the request's own `_meta` (2026-07-28), else the
+/// `MCP-Protocol-Version` header.
+fn answer_shape(meta: &RequestMetaObject, protocol_header: Option<&str>) -> AnswerShape {
+    let protocol = meta
+        .protocol_version()
+        .or_else(|| protocol_header.and_then(protocol_version));
+    let capabilities = meta.client_capabilities();
+    ClientProfile::new(protocol, capabilities.as_ref()).answer_shape()
+}
+
 fn protocol_version(header: &str) -> Option<ProtocolVersion> {
     serde_json::from_value(Value::String(header.trim().to_owned())).ok()
 }
@@ -327,6 +336,43 @@ mod tests {
         assert_eq!(answer("2025-06-18"), "2025-06-18");
         assert_eq!(answer("2025-11-25"), "2025-11-25");
         assert_eq!(answer("2024-11-05"), "2025-11-25");
+    }
+
+    /// The meta of a `tools/call` as it arrives: rmcp keeps it in the envelope, not the params.
+    fn meta_of(body: Value) -> RequestMetaObject {
+        let message: ClientJsonRpcMessage = serde_json::from_value(body).unwrap();
+        let (request, _) = message.into_request().unwrap();
+        request.get_meta().clone()
+    }
+
+    #[test]
+    fn a_stateless_client_is_profiled_from_the_meta_of_its_call() {
+        let meta = meta_of(json!({
+            "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {
+                "name": "delete_note", "arguments": {"id": 1},
+                "_meta": {
+                    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                    "io.modelcontextprotocol/clientCapabilities": {"elicitation": {"url": {}}},
+                },
+            },
+        }));
+        assert_eq!(
+            answer_shape(&meta, Some("2025-11-25")),
+            AnswerShape::InputRequired
+        );
+
+        let form_only = meta_of(json!({
+            "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {
+                "name": "delete_note", "arguments": {"id": 1},
+                "_meta": {
+                    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                    "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}},
+                },
+            },
+        }));
+        assert_eq!(answer_shape(&form_only, None), AnswerShape::ToolResultLink);
     }
 
     #[test]
