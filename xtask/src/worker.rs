@@ -147,20 +147,19 @@ fn node(dir: &Path, program: &str, args: &[&str]) -> Command {
     command
 }
 
-/// The wasm-bindgen binary at the lockfile's version, installed under `target/tools` from
-/// crates.io when it is not there yet (several minutes, once).
+/// The wasm-bindgen binary at the lockfile's version: one on the `PATH`, else one installed
+/// under `target/tools` from crates.io when it is not there yet (several minutes, once per
+/// target directory).
 fn ensure_wasm_bindgen(root: &Path) -> anyhow::Result<PathBuf> {
     let version = locked_version(root, "wasm-bindgen")?;
     let tools = root.join("target/tools");
-    let binary = tools.join("bin/wasm-bindgen");
 
-    let installed = Command::new(&binary)
-        .arg("--version")
-        .output()
-        .ok()
-        .map(|output| String::from_utf8_lossy(&output.stdout).into_owned());
-    if installed.is_some_and(|text| text.split_whitespace().nth(1) == Some(version.as_str())) {
-        return Ok(binary);
+    // One on the `PATH` at exactly the pinned version (`cargo install wasm-bindgen-cli
+    // --version …`), else one this task installed into the target directory before.
+    for binary in [PathBuf::from("wasm-bindgen"), tools.join("bin/wasm-bindgen")] {
+        if wasm_bindgen_version(&binary).as_deref() == Some(version.as_str()) {
+            return Ok(binary);
+        }
     }
 
     println!(
@@ -182,7 +181,14 @@ fn ensure_wasm_bindgen(root: &Path) -> anyhow::Result<PathBuf> {
         .arg(tools.join("build"))
         .current_dir(root);
     run_command(install)?;
-    Ok(binary)
+    Ok(tools.join("bin/wasm-bindgen"))
+}
+
+/// The version a `wasm-bindgen` binary reports (`wasm-bindgen 0.2.130`), if it runs.
+fn wasm_bindgen_version(binary: &Path) -> Option<String> {
+    let output = Command::new(binary).arg("--version").output().ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.split_whitespace().nth(1).map(str::to_owned)
 }
 
 /// The version of `package` in `Cargo.lock`.
