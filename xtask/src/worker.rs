@@ -156,7 +156,10 @@ fn ensure_wasm_bindgen(root: &Path) -> anyhow::Result<PathBuf> {
 
     // One on the `PATH` at exactly the pinned version (`cargo install wasm-bindgen-cli
     // --version …`), else one this task installed into the target directory before.
-    for binary in [PathBuf::from("wasm-bindgen"), tools.join("bin/wasm-bindgen")] {
+    for binary in [
+        PathBuf::from("wasm-bindgen"),
+        tools.join("bin/wasm-bindgen"),
+    ] {
         if wasm_bindgen_version(&binary).as_deref() == Some(version.as_str()) {
             return Ok(binary);
         }
