@@ -93,6 +93,7 @@ impl ScopeupMcp {
     /// never "refreshed and retried": a refresh cannot widen a grant (RFC 6749 §6).
     #[tracing::instrument(
         name = "ScopeupMcp::call_upstream",
+        level = "debug",
         skip_all,
         fields(provider = %provider, tool = request.name)
     )]

@@ -63,7 +63,7 @@ impl CallbackParams {
 
 impl Engine {
     /// `GET /oauth/callback`. `browser` is the value of the browser-binding cookie, if sent.
-    #[tracing::instrument(name = "Engine::oauth_callback", skip_all)]
+    #[tracing::instrument(level = "debug", name = "Engine::oauth_callback", skip_all)]
     pub async fn oauth_callback(&self, params: CallbackParams, browser: Option<&str>) -> Page {
         match self.callback_inner(params, browser).await {
             Ok(page) => page,

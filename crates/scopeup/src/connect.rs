@@ -33,7 +33,7 @@ impl Engine {
 
     /// `GET /connect/{id}`: the scope picker, or the elicitation's outcome when it is finished.
     /// `browser` is the value of the [`Engine::browser_cookie_name`] cookie, if sent.
-    #[tracing::instrument(name = "Engine::connect_page", skip_all)]
+    #[tracing::instrument(level = "debug", name = "Engine::connect_page", skip_all)]
     pub async fn connect_page(&self, id: &str, browser: Option<&str>) -> Page {
         match self.connect_page_inner(id, browser).await {
             Ok(page) => page,
@@ -43,7 +43,7 @@ impl Engine {
 
     /// `POST /connect/{id}`: checks the CSRF token and the chosen scopes, then redirects to the
     /// provider. `fields` are the decoded form fields in order (`scope` may repeat).
-    #[tracing::instrument(name = "Engine::connect_submit", skip_all)]
+    #[tracing::instrument(level = "debug", name = "Engine::connect_submit", skip_all)]
     pub async fn connect_submit(
         &self,
         id: &str,

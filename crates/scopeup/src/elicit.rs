@@ -158,7 +158,7 @@ impl ElicitationTicket {
 impl Engine {
     /// Classifies an upstream refusal of a call made with the principal's token and decides
     /// the answer. `held` is the scopes of the token the call used.
-    #[tracing::instrument(name = "Engine::handle_refusal", skip_all, fields(provider = %provider_id, status = response.status))]
+    #[tracing::instrument(level = "debug", name = "Engine::handle_refusal", skip_all, fields(provider = %provider_id, status = response.status))]
     pub async fn handle_refusal(
         &self,
         principal: &Principal,
@@ -176,7 +176,7 @@ impl Engine {
     /// [`Engine::handle_refusal`] for a refusal whose request the tool knows, for providers
     /// whose refusals do not say which scope is missing (Cloudflare): the classifier judges the
     /// answer against the scopes that could cover `call`.
-    #[tracing::instrument(name = "Engine::handle_refused_call", skip_all, fields(provider = %provider_id, status = response.status))]
+    #[tracing::instrument(level = "debug", name = "Engine::handle_refused_call", skip_all, fields(provider = %provider_id, status = response.status))]
     pub async fn handle_refused_call(
         &self,
         principal: &Principal,

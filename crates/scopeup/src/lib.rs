@@ -50,6 +50,7 @@ pub mod challenge;
 mod connect;
 mod elicit;
 mod error;
+mod grant_cache;
 mod manage;
 mod pages;
 mod records;
@@ -62,6 +63,8 @@ use std::time::Duration;
 use scopeup_core::{AuditSink, Clock, HttpClient, ProviderId, Random, Sleep, Store};
 use scopeup_oauth::Provider;
 use scopeup_store::{KeyRing, MemoryStore, SealedStore};
+
+use crate::grant_cache::GrantCache;
 
 pub use audit::TracingAuditSink;
 pub use callback::CallbackParams;
@@ -103,6 +106,10 @@ pub struct EngineConfig {
     /// How long a call waits for another instance's refresh of the same grant before it gives
     /// up with [`EngineError::RefreshBusy`].
     pub refresh_wait: Duration,
+    /// How many opened grants `token_for` keeps in memory, each reused only while its sealed
+    /// record in the store is unchanged, to skip the AEAD open and the decoding on every tool
+    /// call. Zero opens every grant on every call.
+    pub grant_cache_capacity: usize,
     /// Store the first connect of a principal whose upstream account nobody vouched for.
     /// Anyone who obtains such a principal's link could then bind their own account to it.
     pub dangerous_trust_first_connect: bool,
@@ -125,6 +132,7 @@ impl EngineConfig {
             refresh_margin: Duration::from_secs(60),
             refresh_lease_ttl: Duration::from_secs(30),
             refresh_wait: Duration::from_secs(10),
+            grant_cache_capacity: 4096,
             dangerous_trust_first_connect: false,
             dangerous_allow_http_loopback: false,
         }
@@ -155,7 +163,12 @@ pub struct Engine {
 struct Inner {
     config: EngineConfig,
     providers: BTreeMap<ProviderId, Provider>,
-    store: Arc<dyn Store>,
+    /// Every record, sealed on the way in and opened on the way out.
+    store: Arc<SealedStore>,
+    /// The store `store` seals into, read directly by `token_for` to skip opening a grant
+    /// record it opened before.
+    backend: Arc<dyn Store>,
+    grants: GrantCache,
     http: Arc<dyn HttpClient>,
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
@@ -318,13 +331,20 @@ impl EngineBuilder {
         let backend = self
             .store
             .unwrap_or_else(|| Arc::new(MemoryStore::new(clock.clone())));
-        let store = Arc::new(SealedStore::new(backend, self.key_ring, random.clone()));
+        let store = Arc::new(SealedStore::new(
+            backend.clone(),
+            self.key_ring,
+            random.clone(),
+        ));
+        let grants = GrantCache::new(config.grant_cache_capacity);
 
         Ok(Engine {
             inner: Arc::new(Inner {
                 config,
                 providers,
                 store,
+                backend,
+                grants,
                 http: self.http.ok_or(BuildError::MissingHttpClient)?,
                 clock,
                 random,

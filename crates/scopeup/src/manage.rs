@@ -79,7 +79,7 @@ impl Engine {
 
     /// Disconnects a provider: the upstream grant is revoked where the provider can, and the
     /// tokens are forgotten. The next tool call asks the user to connect again.
-    #[tracing::instrument(name = "Engine::disconnect", skip_all, fields(provider = %provider))]
+    #[tracing::instrument(level = "debug", name = "Engine::disconnect", skip_all, fields(provider = %provider))]
     pub async fn disconnect(
         &self,
         principal: &Principal,
@@ -92,7 +92,7 @@ impl Engine {
     /// Drops `drop` from the principal's grant. Baseline scopes cannot be dropped (disconnect
     /// instead) and are ignored here. The upstream grant is revoked and the returned outcome
     /// holds the link that authorizes the scopes kept; see the module docs for why.
-    #[tracing::instrument(name = "Engine::downgrade", skip_all, fields(provider = %provider_id))]
+    #[tracing::instrument(level = "debug", name = "Engine::downgrade", skip_all, fields(provider = %provider_id))]
     pub async fn downgrade(
         &self,
         principal: &Principal,

@@ -1,5 +1,6 @@
-//! `token_for`: the hot path every tool call takes. One hash, one store read, one AEAD open,
-//! and a refresh only when the access token is about to expire.
+//! `token_for`: the hot path every tool call takes. One hash and one store read; an AEAD open
+//! and a decode only when the sealed record differs from the one opened last
+//! ([`crate::grant_cache`]); a refresh only when the access token is about to expire.
 //!
 //! A refresh is serialised per grant across instances by a lease in the store: whoever creates
 //! the lease record (compare-and-swap against "absent") redeems the refresh token; everyone else
@@ -8,12 +9,14 @@
 //! the lease, two instances would redeem one single-use rotating refresh token at once, the
 //! provider would answer `invalid_grant` to the second, and the grant would die.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
 
 use scopeup_core::ports::AuditKind;
-use scopeup_core::{AccessToken, AuditEvent, Grant, Principal, ProviderId, ScopeSet};
+use scopeup_core::{AccessToken, AuditEvent, Grant, Principal, ProviderId, ScopeSet, StoreKey};
 
 use crate::Engine;
 use crate::error::EngineError;
@@ -108,22 +111,26 @@ impl Engine {
     ///
     /// A refresh never widens scope (RFC 6749 §6): when a tool needs a scope the grant lacks,
     /// the answer is an elicitation, never "refresh and retry".
-    #[tracing::instrument(name = "Engine::token_for", skip_all, fields(provider = %provider))]
+    #[tracing::instrument(level = "debug", name = "Engine::token_for", skip_all, fields(provider = %provider))]
     pub async fn token_for(
         &self,
         principal: &Principal,
         provider: &ProviderId,
     ) -> Result<TokenStatus, EngineError> {
         let key = grant_key(principal.subject(), provider);
-        let Some(grant) = records::load::<Grant>(self.store(), &key).await? else {
+        let Some(grant) = self.load_grant(&key).await? else {
             return self.without_grant(principal, provider).await;
         };
 
         let now = self.inner.clock.now();
         if !grant.expires_within(now, self.inner.config.refresh_margin) {
-            return Ok(ready(grant));
+            return Ok(TokenStatus::Ready(Connection {
+                access_token: grant.access_token.clone(),
+                scopes: grant.scopes.clone(),
+            }));
         }
 
+        let grant = Arc::unwrap_or_clone(grant);
         self.refresh_stale(principal, provider, grant, Trigger::Expiry)
             .await
     }
@@ -134,7 +141,7 @@ impl Engine {
     /// When another call already replaced the rejected token, its replacement is returned
     /// without a second refresh. Call this at most once per tool call, then retry the upstream
     /// call once; a second 401 goes to [`Engine::handle_refusal`].
-    #[tracing::instrument(name = "Engine::refresh_rejected", skip_all, fields(provider = %provider))]
+    #[tracing::instrument(level = "debug", name = "Engine::refresh_rejected", skip_all, fields(provider = %provider))]
     pub async fn refresh_rejected(
         &self,
         principal: &Principal,
@@ -383,6 +390,24 @@ impl Engine {
 
     pub(crate) fn store(&self) -> &dyn scopeup_core::Store {
         self.inner.store.as_ref()
+    }
+
+    /// The grant under `key`. The record is read from the store on every call and opened only
+    /// when it differs from the one opened last under that key (see [`crate::grant_cache`]).
+    async fn load_grant(&self, key: &StoreKey) -> Result<Option<Arc<Grant>>, EngineError> {
+        let Some(record) = self.inner.backend.get(key).await? else {
+            self.inner.grants.remove(key);
+            return Ok(None);
+        };
+        if let Some(grant) = self.inner.grants.get(key, &record) {
+            return Ok(Some(grant));
+        }
+
+        let opened = Zeroizing::new(self.inner.store.open_record(key, &record)?);
+        let grant: Grant = serde_json::from_slice(&opened).map_err(EngineError::Record)?;
+        let grant = Arc::new(grant);
+        self.inner.grants.insert(key, record, grant.clone());
+        Ok(Some(grant))
     }
 
     pub(crate) fn audit_grant(

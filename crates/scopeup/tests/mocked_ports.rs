@@ -9,15 +9,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mockall::{Sequence, mock, predicate};
-use scopeup::{Engine, EngineConfig, PageKind, RefusalOutcome, TicketReason, TokenStatus};
+use scopeup::{
+    Engine, EngineConfig, PageKind, ReconnectReason, RefusalOutcome, TicketReason, TokenStatus,
+};
 use scopeup_core::catalog::{CatalogScope, CatalogSpec, ScopeGroup};
 use scopeup_core::ports::{AuditEvent, AuditKind, AuditSink, HttpError, HttpMethod};
 use scopeup_core::{
     AccountId, Catalog, ClientSecret, HttpClient, HttpRequest, HttpResponse, Principal, ProviderId,
-    Scope, ScopeSet, UnixTime,
+    Scope, ScopeSet, Store, UnixTime,
 };
 use scopeup_oauth::{ClientAuthMethod, IdentityLookup, Provider, ProviderConfig};
-use scopeup_store::{KeyId, KeyRing, ManualClock, SealingKey};
+use scopeup_store::{KeyId, KeyRing, ManualClock, MemoryStore, SealingKey};
 
 mock! {
     Upstream {}
@@ -92,6 +94,17 @@ fn provider(config: &EngineConfig) -> Provider {
 }
 
 fn engine(upstream: MockUpstream, audit: MockAudit, clock: Arc<ManualClock>) -> Engine {
+    let store = Arc::new(MemoryStore::new(clock.clone()));
+    engine_on(store, upstream, audit, clock)
+}
+
+/// An engine on `store`, which several engines may share as instances behind one store do.
+fn engine_on(
+    store: Arc<dyn Store>,
+    upstream: MockUpstream,
+    audit: MockAudit,
+    clock: Arc<ManualClock>,
+) -> Engine {
     let config = EngineConfig::new(
         url::Url::parse("https://mcp.example/").unwrap(),
         "Test host",
@@ -99,6 +112,7 @@ fn engine(upstream: MockUpstream, audit: MockAudit, clock: Arc<ManualClock>) -> 
     let key_ring = KeyRing::new(KeyId::new("k1").unwrap(), SealingKey::from_bytes([7; 32]));
     Engine::builder(config.clone(), key_ring)
         .provider(provider(&config))
+        .store(store)
         .http_client(Arc::new(upstream))
         .audit(Arc::new(audit))
         .clock(clock)
@@ -252,6 +266,84 @@ async fn a_connect_stores_the_granted_scopes_and_audits_each_step() {
     };
     assert_eq!(connection.access_token.expose_secret(), "access-1");
     assert_eq!(connection.scopes, scopes("notes:read"));
+}
+
+#[tokio::test]
+async fn token_for_sees_at_once_a_grant_another_instance_refreshed() {
+    // Instance B keeps the grant it opened; instance A refreshes it in the shared store.
+    let clock = Arc::new(ManualClock::new(UnixTime::from_millis(1_000_000)));
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new(clock.clone()));
+    let mut upstream = MockUpstream::new();
+    expect_exchange(
+        &mut upstream,
+        "access-1",
+        "notes:read offline_access",
+        "alice",
+    );
+    upstream
+        .expect_send()
+        .withf(|request| is_token_request(request, "refresh_token"))
+        .times(1)
+        .returning(|_| {
+            Ok(json(
+                200,
+                serde_json::json!({
+                    "access_token": "access-2",
+                    "token_type": "Bearer",
+                    "expires_in": 3600,
+                    "scope": "notes:read offline_access",
+                }),
+            ))
+        });
+    let quiet = || {
+        let mut audit = MockAudit::new();
+        audit.expect_record().return_const(());
+        audit
+    };
+    let instance_a = engine_on(store.clone(), upstream, quiet(), clock.clone());
+    let instance_b = engine_on(store, MockUpstream::new(), quiet(), clock.clone());
+    let outcome = instance_a
+        .connect(&alice(), &provider_id(), &ScopeSet::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        complete(&instance_a, outcome).await.kind,
+        PageKind::Completed
+    );
+
+    let token = |engine: Engine| async move {
+        match engine.token_for(&alice(), &provider_id()).await.unwrap() {
+            TokenStatus::Ready(connection) => connection.access_token.expose_secret().to_owned(),
+            other => panic!("expected a usable token, got {other:?}"),
+        }
+    };
+    assert_eq!(token(instance_b.clone()).await, "access-1");
+    assert_eq!(
+        token(instance_b.clone()).await,
+        "access-1",
+        "twice from memory"
+    );
+
+    clock.advance(Duration::from_secs(3590));
+    assert_eq!(token(instance_a.clone()).await, "access-2");
+    assert_eq!(
+        token(instance_b.clone()).await,
+        "access-2",
+        "never the replaced token"
+    );
+
+    instance_a
+        .disconnect(&alice(), &provider_id())
+        .await
+        .unwrap();
+    let after = instance_b
+        .token_for(&alice(), &provider_id())
+        .await
+        .unwrap();
+    assert!(
+        matches!(after, TokenStatus::Reconnect(ReconnectReason::Disconnected)),
+        "{after:?}"
+    );
 }
 
 #[tokio::test]

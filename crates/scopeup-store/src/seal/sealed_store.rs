@@ -116,6 +116,13 @@ impl SealedStore {
         Ok(record)
     }
 
+    /// Opens a record that was read from the wrapped store under `key`, as [`Store::get`]
+    /// would: for a caller that reads the wrapped store itself (to compare records before
+    /// paying for an open).
+    pub fn open_record(&self, key: &StoreKey, record: &[u8]) -> Result<Vec<u8>, StoreError> {
+        self.open(key, record)
+    }
+
     /// Opens a record read from under `key`.
     fn open(&self, key: &StoreKey, record: &[u8]) -> Result<Vec<u8>, StoreError> {
         open(&self.ring, key, record).map_err(|error| StoreError::Corrupt(Box::new(error)))
