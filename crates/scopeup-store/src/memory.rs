@@ -25,14 +25,16 @@ pub struct MemoryStore {
     state: Mutex<State>,
 }
 
+/// Keys and values are boxed slices, exactly as long as they are: a pending elicitation holds
+/// a few records, and a hundred thousand of them should fit in tens of megabytes.
 #[derive(Default)]
 struct State {
-    entries: HashMap<StoreKey, Entry>,
+    entries: HashMap<Box<str>, Entry>,
     writes_since_sweep: u32,
 }
 
 struct Entry {
-    value: Vec<u8>,
+    value: Box<[u8]>,
     expires_at: Option<UnixTime>,
 }
 
@@ -87,7 +89,7 @@ impl Store for MemoryStore {
     async fn get(&self, key: &StoreKey) -> Result<Option<Vec<u8>>, StoreError> {
         let now = self.clock.now();
         let mut state = self.lock();
-        Ok(state.live(key, now).map(|entry| entry.value.clone()))
+        Ok(state.live(key, now).map(|entry| entry.value.to_vec()))
     }
 
     async fn put(
@@ -103,17 +105,17 @@ impl Store for MemoryStore {
     }
 
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
-        self.lock().entries.remove(key);
+        self.lock().entries.remove(key.as_str());
         Ok(())
     }
 
     async fn take(&self, key: &StoreKey) -> Result<Option<Vec<u8>>, StoreError> {
         let now = self.clock.now();
         let mut state = self.lock();
-        let Some(entry) = state.entries.remove(key) else {
+        let Some(entry) = state.entries.remove(key.as_str()) else {
             return Ok(None);
         };
-        Ok(entry.is_live(now).then_some(entry.value))
+        Ok(entry.is_live(now).then(|| entry.value.into_vec()))
     }
 
     async fn compare_and_swap(
@@ -126,7 +128,7 @@ impl Store for MemoryStore {
         let now = self.clock.now();
         let mut state = self.lock();
 
-        let current = state.live(key, now).map(|entry| entry.value.as_slice());
+        let current = state.live(key, now).map(|entry| &*entry.value);
         if current != expected {
             return Ok(false);
         }
@@ -134,7 +136,7 @@ impl Store for MemoryStore {
         match new {
             Some(value) => state.write(key, Entry::new(value, ttl, now), now),
             None => {
-                state.entries.remove(key);
+                state.entries.remove(key.as_str());
             }
         }
         Ok(true)
@@ -144,6 +146,7 @@ impl Store for MemoryStore {
 impl State {
     /// The live entry under `key`, removing it first when it has expired.
     fn live(&mut self, key: &StoreKey, now: UnixTime) -> Option<&Entry> {
+        let key = key.as_str();
         if self
             .entries
             .get(key)
@@ -157,7 +160,7 @@ impl State {
     /// Stores `entry`, sweeping expired entries every [`WRITES_BETWEEN_SWEEPS`] writes so that
     /// keys nobody reads again (abandoned OAuth states) do not pile up.
     fn write(&mut self, key: &StoreKey, entry: Entry, now: UnixTime) {
-        self.entries.insert(key.clone(), entry);
+        self.entries.insert(key.as_str().into(), entry);
 
         self.writes_since_sweep += 1;
         if self.writes_since_sweep >= WRITES_BETWEEN_SWEEPS {
@@ -170,7 +173,7 @@ impl State {
 impl Entry {
     fn new(value: Vec<u8>, ttl: Option<Duration>, now: UnixTime) -> Self {
         Self {
-            value,
+            value: value.into_boxed_slice(),
             expires_at: ttl.map(|ttl| now.saturating_add(ttl)),
         }
     }
@@ -269,7 +272,7 @@ mod tests {
                 .unwrap();
         }
 
-        assert!(!store.lock().entries.contains_key(&StoreKey::raw("stale")));
+        assert!(!store.lock().entries.contains_key("stale"));
     }
 
     #[tokio::test]

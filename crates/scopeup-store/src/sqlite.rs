@@ -43,6 +43,9 @@ const SCHEMA: &str = "
 ///
 /// Expiry is measured with the [`Clock`] it is given: an expired row behaves as absent at once
 /// and is deleted by a sweep every 256 writes or by [`purge_expired`](Self::purge_expired).
+///
+/// Drop it inside the tokio runtime that used it: its pooled connections are closed on that
+/// runtime's blocking threads, and dropping it elsewhere panics.
 pub struct SqliteStore {
     pool: Pool,
     path: PathBuf,
