@@ -19,6 +19,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use axum::Router;
 use axum::http::HeaderMap;
+use axum::serve::ListenerExt as _;
 use base64::Engine as _;
 use demo_provider::{DemoClient, DemoProvider, DemoProviderConfig};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -43,7 +44,7 @@ use scopeup_store::{
 };
 
 pub use audit::JsonLinesAudit;
-pub use tools::NotesServer;
+pub use tools::{DirectTokens, NotesServer};
 
 /// The provider id the example's tools use.
 pub const PROVIDER_ID: &str = "notes";
@@ -147,6 +148,12 @@ pub struct ExampleConfig {
     /// Where audit events go, one JSON object a line: `stdout`, or a file path to append to.
     #[arg(long, env = "SCOPEUP_AUDIT", default_value = "stdout")]
     pub audit: String,
+
+    /// Benchmark baseline (`cargo xtask bench`): the notes tools skip scopeup and call the
+    /// embedded demo provider's API with tokens it issues at startup, carrying every notes
+    /// scope. Only with the embedded demo provider; never for real use.
+    #[arg(long, env = "SCOPEUP_BENCH_WITHOUT_SCOPEUP")]
+    pub bench_without_scopeup: bool,
 }
 
 /// Parts a test (or an embedding host) puts in place of the example's own.
@@ -180,6 +187,7 @@ impl ExampleConfig {
             mode: "elicit".to_owned(),
             challenge_transport_clients: Vec::new(),
             audit: "stdout".to_owned(),
+            bench_without_scopeup: false,
         }
     }
 
@@ -199,6 +207,9 @@ impl ExampleConfig {
         }
     }
 }
+
+/// The example's client id at the embedded demo provider.
+const DEMO_CLIENT_ID: &str = "scopeup-example";
 
 /// The file name of the default SQLite store in the data directory.
 pub const DEFAULT_SQLITE_FILE: &str = "scopeup.sqlite3";
@@ -332,11 +343,7 @@ pub async fn build_with(config: &ExampleConfig, overrides: Overrides) -> anyhow:
             let client_secret = random_secret()?;
             let demo = DemoProvider::new(DemoProviderConfig::with_defaults(
                 issuer.clone(),
-                DemoClient::new(
-                    "scopeup-example",
-                    client_secret.clone(),
-                    redirect_uri.clone(),
-                ),
+                DemoClient::new(DEMO_CLIENT_ID, client_secret.clone(), redirect_uri.clone()),
             ));
             let provider = demo_provider_config(&issuer, client_secret, redirect_uri, baseline)?;
             (provider, Some(demo), issuer)
@@ -412,8 +419,15 @@ pub async fn build_with(config: &ExampleConfig, overrides: Overrides) -> anyhow:
     };
 
     // The MCP endpoint: sessions for `initialize` clients, stateless for 2026-07-28 ones.
-    let notes = NotesServer::new(scopeup, ProviderId::new(PROVIDER_ID)?, api_base)?
+    let mut notes = NotesServer::new(scopeup, ProviderId::new(PROVIDER_ID)?, api_base)?
         .with_challenge(challenge.clone());
+    if config.bench_without_scopeup {
+        let Some(demo) = &demo else {
+            anyhow::bail!("--bench-without-scopeup needs the embedded demo provider");
+        };
+        notes = notes.without_scopeup(direct_tokens(demo)?);
+        tracing::warn!("benchmark baseline: the tools call the demo API without scopeup");
+    }
     let mut hosts: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
     hosts.extend(public_url.host_str().map(str::to_owned));
     hosts.extend(config.allowed_hosts.iter().cloned());
@@ -469,6 +483,13 @@ pub async fn serve(config: ExampleConfig) -> anyhow::Result<()> {
         demo = example.demo.is_some(),
         "serving; authenticate MCP clients with `Authorization: Bearer demo-alice` or `demo-bob`"
     );
+    // Small answers go out at once: without `TCP_NODELAY`, Nagle's algorithm holds the last
+    // segment of a streamed answer until the client's delayed ACK, some 40 ms later.
+    let listener = listener.tap_io(|stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::warn!(%error, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, example.router)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
@@ -497,6 +518,18 @@ impl scopeup_axum::PrincipalResolver for DemoTokens {
         let account = AccountId::new(name).ok()?;
         Some(Principal::new(name).ok()?.with_upstream_account(account))
     }
+}
+
+/// For `--bench-without-scopeup`: an access token with every notes scope for each development
+/// principal, issued by the embedded demo provider.
+fn direct_tokens(demo: &DemoProvider) -> anyhow::Result<DirectTokens> {
+    let mut tokens = DirectTokens::new();
+    for user in ["alice", "bob"] {
+        let token =
+            demo.issue_access_token(user, DEMO_CLIENT_ID, "notes:read notes:write notes:delete")?;
+        tokens.insert(user.to_owned(), token);
+    }
+    Ok(tokens)
 }
 
 /// In challenge mode: reads the scopes a development token carries (`demo-alice~a+b`; plain
@@ -603,7 +636,7 @@ fn demo_provider_config(
         token_endpoint: endpoint("token")?,
         userinfo_endpoint: Some(userinfo.clone()),
         revocation_endpoint: Some(endpoint("revoke")?),
-        client_id: "scopeup-example".to_owned(),
+        client_id: DEMO_CLIENT_ID.to_owned(),
         client_secret: Some(ClientSecret::new(client_secret)),
         client_auth: ClientAuthMethod::Basic,
         redirect_uri,

@@ -4,6 +4,7 @@
 //! extensions, then let `ScopeupMcp::call_upstream` hand it the upstream token and turn a
 //! refusal into the answer shape the client supports.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -27,8 +28,13 @@ pub struct NotesServer {
     api_base: url::Url,
     http: reqwest::Client,
     challenge: Option<Arc<ChallengeSettings>>,
+    direct: Option<Arc<DirectTokens>>,
     tool_router: ToolRouter<Self>,
 }
+
+/// Upstream access tokens by principal subject, for the benchmark baseline that calls the API
+/// without scopeup.
+pub type DirectTokens = HashMap<String, String>;
 
 /// Arguments of `list_notes`.
 #[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
@@ -77,6 +83,7 @@ impl NotesServer {
             api_base,
             http,
             challenge: None,
+            direct: None,
             tool_router: Self::tool_router(),
         })
     }
@@ -85,6 +92,15 @@ impl NotesServer {
     /// ([`crate::TOOL_SCOPES`]), and a call without it gets the step-up challenge.
     pub fn with_challenge(self, challenge: Option<Arc<ChallengeSettings>>) -> Self {
         Self { challenge, ..self }
+    }
+
+    /// The benchmark baseline: the notes tools call the API with `tokens` directly, with no
+    /// scopeup in between.
+    pub fn without_scopeup(self, tokens: DirectTokens) -> Self {
+        Self {
+            direct: Some(Arc::new(tokens)),
+            ..self
+        }
     }
 
     /// Lists the user's notes. Needs `notes:read`.
@@ -255,6 +271,9 @@ impl NotesServer {
         build: impl Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
     ) -> Result<CallToolResponse, ErrorData> {
         let principal = principal(context)?;
+        if let Some(direct) = &self.direct {
+            return Ok(call_directly(direct, &principal, |token| build(&self.http, token)).await);
+        }
         if let Some(answer) = self.challenge_answer(context, tool) {
             return Ok(answer.into());
         }
@@ -309,6 +328,29 @@ fn principal(context: &RequestContext<RoleServer>) -> Result<Principal, ErrorDat
         .ok_or_else(|| {
             ErrorData::invalid_request("the request carries no authenticated principal", None)
         })
+}
+
+/// The benchmark baseline's call: the principal's fixed token, and any refusal passed through
+/// as an error result.
+async fn call_directly(
+    tokens: &DirectTokens,
+    principal: &Principal,
+    build: impl Fn(&str) -> reqwest::RequestBuilder,
+) -> CallToolResponse {
+    let Some(token) = tokens.get(principal.subject()) else {
+        let text = "no baseline token for this principal";
+        return CallToolResult::error(vec![ContentBlock::text(text)]).into();
+    };
+    let result = match call_api(build(token)).await {
+        UpstreamResult::Done(result) => result,
+        UpstreamResult::Refused(response) | UpstreamResult::RefusedCall(_, response) => {
+            let text = format!("the notes API refused with {}", response.status);
+            CallToolResult::error(vec![ContentBlock::text(text)])
+        }
+        UpstreamResult::Failed(text) => CallToolResult::error(vec![ContentBlock::text(text)]),
+        _ => CallToolResult::error(vec![ContentBlock::text("the notes API call failed")]),
+    };
+    result.into()
 }
 
 /// Sends one API request and sorts the answer into success, refusal or transport failure.

@@ -252,3 +252,32 @@ async fn repeated_refusals_share_one_elicitation_and_hit_a_retry_cap() {
         "{text}"
     );
 }
+
+/// The benchmark baseline of `cargo xtask bench`: the same tools, no scopeup, so no link.
+#[tokio::test]
+async fn the_benchmark_baseline_calls_the_api_without_scopeup() {
+    let server = TestServer::start_with(
+        |config| config.bench_without_scopeup = true,
+        axum_server::Overrides::default(),
+    )
+    .await;
+    let mut client = McpClient::connect(&server, "demo-alice", STATELESS, url_capable()).await;
+
+    let listed = client.call_tool("list_notes", json!({})).await;
+    assert_eq!(listed["result"]["isError"], json!(false), "{listed}");
+    assert!(result_text(&listed).contains("Welcome"), "{listed}");
+    let created = client
+        .call_tool("create_note", json!({"title": "Baseline"}))
+        .await;
+    assert_eq!(created["result"]["isError"], json!(false), "{created}");
+    assert_eq!(server.demo().notes_of("alice").len(), 2);
+    assert!(
+        server
+            .example_engine
+            .grants(&scopeup_core::Principal::new("alice").unwrap())
+            .await
+            .unwrap()
+            .is_empty(),
+        "scopeup held nothing"
+    );
+}

@@ -73,9 +73,25 @@ use url::Url;
 pub use crate::api::Note;
 pub use crate::config::{DemoClient, DemoProviderConfig, DemoScope, DemoUser, SCOPES};
 
+use crate::scope::ScopeList;
 use crate::secret::Key;
 use crate::settings::Settings;
-use crate::state::State;
+use crate::state::{Grantee, State, expiry};
+
+/// Why [`DemoProvider::issue_access_token`] issued nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IssueError {
+    /// No demo user has that name.
+    #[error("no demo user has that name")]
+    UnknownUser,
+    /// A scope is not one of the demo provider's.
+    #[error("a scope is not one of the demo provider's")]
+    UnknownScope,
+    /// The system's random source failed.
+    #[error("the system's random source failed")]
+    RandomUnavailable,
+}
 
 /// The demo authorization server and notes API. Cheap to clone: clones share one state.
 #[derive(Clone, Debug)]
@@ -184,6 +200,35 @@ impl DemoProvider {
             }
         }
         revoked
+    }
+
+    /// Issues an access token for `username` with `scopes` (space-separated) directly, with no
+    /// authorization and no refresh token, as a benchmark's baseline or a test seeds the
+    /// provider. It lives as long as the configured access token lifetime.
+    pub fn issue_access_token(
+        &self,
+        username: &str,
+        client_id: &str,
+        scopes: &str,
+    ) -> Result<String, IssueError> {
+        if self.settings().user(username).is_none() {
+            return Err(IssueError::UnknownUser);
+        }
+        let scopes = ScopeList::parse(scopes).map_err(|_| IssueError::UnknownScope)?;
+        let now = SystemTime::now();
+
+        let mut state = self.lock();
+        let grantee = Grantee {
+            username: username.to_owned(),
+            client_id: client_id.to_owned(),
+            grant: state.new_grant(),
+        };
+        let expires_at = expiry(now, self.settings().access_token_ttl);
+        // An empty grant scope list: no `offline_access`, so no refresh token.
+        let issued = state
+            .issue_tokens(&grantee, scopes, &ScopeList::default(), expires_at)
+            .map_err(|_| IssueError::RandomUnavailable)?;
+        Ok(issued.access_token.into_exposed())
     }
 
     /// The notes of a user, oldest first.

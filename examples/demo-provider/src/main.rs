@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 
 use anyhow::Context as _;
+use axum::serve::ListenerExt as _;
 use clap::Parser;
 use demo_provider::{DemoClient, DemoProvider, DemoProviderConfig};
 use tracing_subscriber::EnvFilter;
@@ -64,6 +65,13 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     tracing::info!(%issuer, listen = %args.listen, "demo provider ready (alice/alice, bob/bob)");
+    // Small answers go out at once: without `TCP_NODELAY`, Nagle's algorithm holds the last
+    // segment of a streamed answer until the client's delayed ACK, some 40 ms later.
+    let listener = listener.tap_io(|stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::warn!(%error, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, provider.router())
         .with_graceful_shutdown(async {
             // If the signal handler cannot be installed, the server runs until it is killed.

@@ -245,3 +245,40 @@ async fn notes_are_kept_per_user() {
 
     assert_eq!(listed, json!({ "notes": [] }));
 }
+
+#[tokio::test]
+async fn a_directly_issued_token_reaches_the_api_with_exactly_its_scopes() {
+    let server = TestServer::start().await;
+    let client_id = crate::support::CLIENT_ID;
+    let token = server
+        .provider
+        .issue_access_token("alice", client_id, "notes:read")
+        .unwrap();
+
+    let listed = server
+        .http
+        .get(server.url("/api/notes"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), StatusCode::OK);
+    let created = server
+        .http
+        .post(server.url("/api/notes"))
+        .bearer_auth(&token)
+        .json(&json!({ "title": "Groceries" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::FORBIDDEN);
+
+    let unknown_user = server
+        .provider
+        .issue_access_token("mallory", client_id, "notes:read");
+    assert_eq!(unknown_user, Err(demo_provider::IssueError::UnknownUser));
+    let unknown_scope = server
+        .provider
+        .issue_access_token("alice", client_id, "admin");
+    assert_eq!(unknown_scope, Err(demo_provider::IssueError::UnknownScope));
+}
