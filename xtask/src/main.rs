@@ -9,6 +9,7 @@
     reason = "xtask is a command-line tool: printing progress and results is its job"
 )]
 
+mod bench;
 mod e2e;
 mod publish;
 mod steps;
@@ -53,6 +54,10 @@ enum Task {
     Fuzz,
     /// Build the Worker example for wasm32 and run it end to end in local workerd.
     Worker,
+    /// Measure what scopeup costs: criterion benches of the hot path beside their baselines,
+    /// the memory of 100,000 pending elicitations and grants, and the example under load with
+    /// and without scopeup. See BENCHMARKS.md.
+    Bench,
 }
 
 fn main() -> ExitCode {
@@ -64,6 +69,7 @@ fn main() -> ExitCode {
         Task::PublishCheck => publish::PUBLISH_CHECK,
         Task::Fuzz => steps::FUZZ,
         Task::Worker => steps::WORKER,
+        Task::Bench => bench::BENCH,
     };
 
     // The error is printed on one line, without the backtrace anyhow's `Debug` would add.
