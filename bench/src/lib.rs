@@ -198,6 +198,26 @@ pub fn sample_grant(account: &str) -> anyhow::Result<Grant> {
     })
 }
 
+/// A size field of a process's `/proc/<pid>/status` (`VmRSS`, `VmHWM`), in bytes; `pid` is a
+/// number or `self`.
+pub fn proc_status_bytes(pid: &str, field: &str) -> anyhow::Result<u64> {
+    let path = format!("/proc/{pid}/status");
+    let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    let kibibytes = status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|value| {
+            value
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .with_context(|| format!("no {field} in {path}"))?;
+    Ok(kibibytes * 1024)
+}
+
 /// A principal bound to the upstream account of the same name.
 pub fn principal(name: &str) -> anyhow::Result<Principal> {
     Ok(Principal::new(name)?.with_upstream_account(AccountId::new(name)?))

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
 use clap::Parser;
+use scopeup_bench::proc_status_bytes;
 use scopeup_bench::report::duration;
 use serde_json::{Value, json};
 
@@ -167,22 +168,9 @@ impl Server {
         ))
     }
 
-    /// The peak resident set of the process (`VmHWM`), in bytes.
+    /// The peak resident set of the process, in bytes.
     fn peak_resident_bytes(&self) -> anyhow::Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.process.id()))?;
-        let kibibytes = status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmHWM:"))
-            .and_then(|value| {
-                value
-                    .trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-            })
-            .context("no VmHWM in the server's /proc status")?;
-        Ok(kibibytes * 1024)
+        proc_status_bytes(&self.process.id().to_string(), "VmHWM")
     }
 }
 

@@ -12,11 +12,10 @@
 use std::alloc::System;
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use clap::Parser;
 use scopeup_bench::{
     NOTES, engine_config, engine_with_clock, notes_provider, open_elicitation, principal,
-    sample_grant,
+    proc_status_bytes, sample_grant,
 };
 use scopeup_core::ports::SystemClock;
 use scopeup_core::{Clock as _, ProviderId, Store, StoreKey};
@@ -148,22 +147,9 @@ fn usage(region: &Region<'_, System>, resident_before: i64) -> anyhow::Result<Us
     Ok(Usage { heap, resident })
 }
 
-/// The process's resident set (`VmRSS`), in bytes.
+/// The process's resident set, in bytes.
 fn resident_bytes() -> anyhow::Result<i64> {
-    let status = std::fs::read_to_string("/proc/self/status").context("reading /proc")?;
-    let kibibytes = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|value| {
-            value
-                .trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<i64>()
-                .ok()
-        })
-        .context("no VmRSS in /proc/self/status")?;
-    Ok(kibibytes * 1024)
+    Ok(i64::try_from(proc_status_bytes("self", "VmRSS")?)?)
 }
 
 fn mebibytes(bytes: i64) -> f64 {
