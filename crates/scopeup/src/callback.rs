@@ -77,30 +77,26 @@ impl Engine {
         browser: Option<&str>,
     ) -> Result<Page, EngineError> {
         let host = &self.inner.config.host_name;
-        let invalid = |text: &str| {
+        let text = self.text();
+        let invalid = |paragraph: &str| {
             pages::message(
                 PageKind::BadRequest,
+                text,
                 host,
                 "",
-                "",
-                "Invalid sign-in response",
-                vec![text.to_owned()],
+                &text.invalid_response_title,
+                vec![paragraph.to_owned()],
             )
         };
 
         // Take the state: it works once, whatever happens next.
         let Some(state) = params.state.as_deref().filter(|state| state.len() <= 128) else {
-            return Ok(invalid(
-                "The response from the provider had no usable state. Nothing was stored.",
-            ));
+            return Ok(invalid(&text.no_state));
         };
         let Some(oauth_state) =
             records::take::<OAuthState>(self.store(), &records::oauth_state_key(state)).await?
         else {
-            return Ok(invalid(
-                "This sign-in response is unknown, expired or was already used. Nothing was \
-                 stored. Open the link from your MCP client again.",
-            ));
+            return Ok(invalid(&text.unknown_state));
         };
 
         // The browser that comes back must be the one that started.
@@ -110,15 +106,11 @@ impl Engine {
         if !same_browser {
             return Ok(pages::message(
                 PageKind::Forbidden,
+                text,
                 host,
                 "",
-                "",
-                "Different browser",
-                vec![
-                    "This sign-in was started in another browser, so it was refused. Nothing was \
-                 stored. Open the link again in the browser you want to use."
-                        .to_owned(),
-                ],
+                &text.different_browser_title,
+                vec![text.different_browser.to_string()],
             ));
         }
 
@@ -128,7 +120,7 @@ impl Engine {
         )
         .await?
         else {
-            return Ok(invalid("This request has expired. Nothing was stored."));
+            return Ok(invalid(&text.expired_during_sign_in));
         };
         let provider = self.provider(&oauth_state.provider)?;
 
@@ -138,7 +130,6 @@ impl Engine {
                 return self
                     .decline(
                         elicitation,
-                        provider,
                         ElicitationEvent::DeclinedAtProvider,
                         "declined at the provider",
                     )
@@ -164,9 +155,7 @@ impl Engine {
         }
 
         let Some(code) = params.code else {
-            return Ok(invalid(
-                "The response from the provider had no code. Nothing was stored.",
-            ));
+            return Ok(invalid(&text.no_code));
         };
         let http = self.inner.http.as_ref();
         let response = match scopeup_oauth::exchange_code(
@@ -348,15 +337,17 @@ impl Engine {
             Some(format!("{reason:?}")),
         );
 
+        let text = self.text();
         let page = pages::MessagePage {
             css: pages::css(),
+            text,
             host_name: self.inner.config.host_name.clone(),
-            provider_name: provider.config.display_name.clone(),
             correlation_id: elicitation.correlation_id.clone(),
-            title: "Access not updated".to_owned(),
-            paragraphs: vec![reason.explain().to_owned()],
+            title: text.failed_title.to_string(),
+            paragraphs: vec![text.failure(reason).to_owned()],
             granted: Vec::new(),
             declined: Vec::new(),
+            declined_heading: String::new(),
             retry_url: Some(self.inner.config.connect_url(&elicitation.id).to_string()),
         };
         Ok(Page::html(PageKind::Failed, pages::render(&page)))

@@ -14,6 +14,7 @@ use crate::Engine;
 use crate::error::EngineError;
 use crate::pages::{self, GroupView, Page, PageKind, PickerPage, ScopeRow, TemplateView};
 use crate::records::{self, OAuthState};
+use crate::text::{PageText, fill};
 
 /// How long OAuth state lives (design invariant 4).
 const OAUTH_STATE_TTL: std::time::Duration = std::time::Duration::from_secs(10 * 60);
@@ -71,7 +72,7 @@ impl Engine {
             ElicitationState::Completed { granted, declined } => {
                 return Ok(self.completed_page(&elicitation, provider, granted, declined));
             }
-            ElicitationState::Declined => return Ok(self.declined_page(&elicitation, provider)),
+            ElicitationState::Declined => return Ok(self.declined_page(&elicitation)),
             _ => {}
         }
 
@@ -86,7 +87,7 @@ impl Engine {
         };
 
         let failure = match &elicitation.state {
-            ElicitationState::Failed { reason } => Some(reason.explain().to_owned()),
+            ElicitationState::Failed { reason } => Some(self.text().failure(*reason).to_owned()),
             _ => None,
         };
         let page = self
@@ -107,12 +108,12 @@ impl Engine {
         };
         let provider = self.provider(&elicitation.provider)?;
         if elicitation.is_finished() {
+            let text = self.text();
             return Ok(self.simple_page(
                 PageKind::BadRequest,
                 &elicitation,
-                provider,
-                "Already finished",
-                "This request is already finished; nothing was changed.",
+                &text.already_finished_title,
+                &text.already_finished,
             ));
         }
 
@@ -129,13 +130,12 @@ impl Engine {
             _ => false,
         };
         let Some(browser) = browser.filter(|_| csrf_valid) else {
+            let text = self.text();
             return Ok(self.simple_page(
                 PageKind::Forbidden,
                 &elicitation,
-                provider,
-                "Request refused",
-                "The form was not sent from this browser's page (its security token is missing \
-                 or wrong). Open the link again and retry.",
+                &text.refused_title,
+                &text.csrf_refused,
             ));
         };
 
@@ -143,7 +143,6 @@ impl Engine {
             return self
                 .decline(
                     elicitation,
-                    provider,
                     ElicitationEvent::Cancelled,
                     "cancelled on the picker",
                 )
@@ -159,12 +158,13 @@ impl Engine {
         let mut chosen = match catalog.validate_choice(submitted) {
             Ok(chosen) => chosen,
             Err(error) => {
+                let text = self.text();
+                let error = error.to_string();
                 return Ok(self.simple_page(
                     PageKind::BadRequest,
                     &elicitation,
-                    provider,
-                    "Invalid choice",
-                    &format!("The form named a scope this provider does not offer ({error})."),
+                    &text.invalid_choice_title,
+                    &fill(&text.unknown_scope, &[("error", &error)]),
                 ));
             }
         };
@@ -172,12 +172,13 @@ impl Engine {
             match catalog.template(key) {
                 Ok(template) => chosen = chosen.union(&template.scopes),
                 Err(error) => {
+                    let text = self.text();
+                    let error = error.to_string();
                     return Ok(self.simple_page(
                         PageKind::BadRequest,
                         &elicitation,
-                        provider,
-                        "Invalid choice",
-                        &format!("The form named an unknown template ({error})."),
+                        &text.invalid_choice_title,
+                        &fill(&text.unknown_template, &[("error", &error)]),
                     ));
                 }
             }
@@ -197,7 +198,8 @@ impl Engine {
         let requested = match requested {
             Ok(requested) => requested,
             Err(error) => {
-                let message = format!("{error}. Choose fewer scopes.");
+                let error = error.to_string();
+                let message = fill(&self.text().too_many_chosen, &[("error", &error)]);
                 let mut page = self
                     .picker(&elicitation, provider, browser, Some(message))
                     .await?;
@@ -229,12 +231,13 @@ impl Engine {
             requested: requested.clone(),
         };
         if let Err(error) = self.transition(&elicitation.id, event, now).await? {
+            let text = self.text();
+            let error = error.to_string();
             return Ok(self.simple_page(
                 PageKind::BadRequest,
                 &elicitation,
-                provider,
-                "Request not available",
-                &format!("This request can no longer be continued: {error}."),
+                &text.not_available_title,
+                &fill(&text.not_available, &[("error", &error)]),
             ));
         }
         self.audit(
@@ -259,18 +262,15 @@ impl Engine {
         id: &str,
     ) -> Result<Result<Elicitation, Page>, EngineError> {
         let host = &self.inner.config.host_name;
+        let text = self.text();
         let not_found = || {
             pages::message(
                 PageKind::NotFound,
+                text,
                 host,
                 "",
-                "",
-                "Link not found",
-                vec![
-                    "This link does not exist or has expired. Call the tool again to get a \
-                      new one."
-                        .to_owned(),
-                ],
+                &text.link_not_found_title,
+                vec![text.link_not_found.to_string()],
             )
         };
         let Ok(id) = ElicitationId::parse(id) else {
@@ -284,11 +284,11 @@ impl Engine {
         if elicitation.is_expired(self.inner.clock.now()) && !elicitation.is_finished() {
             return Ok(Err(pages::message(
                 PageKind::Expired,
+                text,
                 host,
-                "",
                 &elicitation.correlation_id,
-                "Link expired",
-                vec!["This link has expired. Call the tool again to get a new one.".to_owned()],
+                &text.link_expired_title,
+                vec![text.link_expired.to_string()],
             )));
         }
         Ok(Ok(elicitation))
@@ -350,18 +350,28 @@ impl Engine {
             .map(|grant| grant.scopes)
             .unwrap_or_default();
         let catalog = &provider.config.catalog;
+        let text = self.text();
+        let host = self.inner.config.host_name.as_str();
+        let names = [
+            ("host", host),
+            ("provider", provider.config.display_name.as_str()),
+        ];
+        let limit_note = catalog.limit().map(|limit| {
+            let limit = limit.to_string();
+            fill(&text.limit_note, &[names[1], ("limit", &limit)])
+        });
         let view = PickerPage {
             css: pages::css(),
-            host_name: self.inner.config.host_name.clone(),
-            provider_name: provider.config.display_name.clone(),
+            text,
+            host_name: host.to_owned(),
+            title: fill(&text.picker_title, &names),
+            heading: fill(&text.picker_heading, &names),
+            lead: fill(&text.picker_lead, &names),
+            provider_said: fill(&text.provider_said, &names),
+            continue_to: fill(&text.continue_to, &names),
             correlation_id: elicitation.correlation_id.clone(),
-            lead: format!(
-                "A tool needs access that your {} connection does not have yet. Choose what to \
-                 grant; you will confirm at {}.",
-                provider.config.display_name, provider.config.display_name
-            ),
             upstream_message: elicitation.upstream_message.clone(),
-            error: error.or_else(|| limit_warning(catalog, &granted, &elicitation.needed)),
+            error: error.or_else(|| limit_warning(text, catalog, &granted, &elicitation.needed)),
             action: self
                 .inner
                 .config
@@ -405,7 +415,7 @@ impl Engine {
                 })
                 .filter(|group| !group.rows.is_empty())
                 .collect(),
-            limit: catalog.limit(),
+            limit_note,
         };
         let origin = provider
             .config
@@ -422,38 +432,36 @@ impl Engine {
         granted: &ScopeSet,
         declined: &ScopeSet,
     ) -> Page {
-        let mut paragraphs = vec![format!(
-            "{} access was updated. Return to your MCP client and retry the tool.",
-            provider.config.display_name
-        )];
+        let text = self.text();
+        let provider_name = ("provider", provider.config.display_name.as_str());
+        let mut paragraphs = vec![fill(&text.completed, &[provider_name])];
         let needed_declined = elicitation.needed.intersection(declined);
         if !needed_declined.is_empty() {
-            paragraphs.push(format!(
-                "The tool needs {needed_declined}, which was not granted, so it will still be \
-                 refused. It will not ask again for a while."
-            ));
+            let scopes = needed_declined.to_string();
+            paragraphs.push(fill(&text.needed_not_granted, &[("scopes", &scopes)]));
         }
         let page = pages::MessagePage {
             css: pages::css(),
+            text,
             host_name: self.inner.config.host_name.clone(),
-            provider_name: provider.config.display_name.clone(),
             correlation_id: elicitation.correlation_id.clone(),
-            title: "Access updated".to_owned(),
+            title: text.completed_title.to_string(),
             paragraphs,
             granted: granted.iter().map(ToString::to_string).collect(),
             declined: declined.iter().map(ToString::to_string).collect(),
+            declined_heading: fill(&text.declined_heading, &[provider_name]),
             retry_url: None,
         };
         Page::html(PageKind::Completed, pages::render(&page))
     }
 
-    pub(crate) fn declined_page(&self, elicitation: &Elicitation, provider: &Provider) -> Page {
+    pub(crate) fn declined_page(&self, elicitation: &Elicitation) -> Page {
+        let text = self.text();
         self.simple_page(
             PageKind::Declined,
             elicitation,
-            provider,
-            "Nothing was changed",
-            "You declined the request. The tool that asked will report that access was declined.",
+            &text.declined_title,
+            &text.declined,
         )
     }
 
@@ -461,34 +469,35 @@ impl Engine {
         &self,
         kind: PageKind,
         elicitation: &Elicitation,
-        provider: &Provider,
         title: &str,
-        text: &str,
+        paragraph: &str,
     ) -> Page {
         pages::message(
             kind,
+            self.text(),
             &self.inner.config.host_name,
-            &provider.config.display_name,
             &elicitation.correlation_id,
             title,
-            vec![text.to_owned()],
+            vec![paragraph.to_owned()],
         )
     }
 
     pub(crate) fn unavailable_page(&self, error: &EngineError) -> Page {
         tracing::warn!(%error, "connect flow failed");
+        let text = self.text();
         pages::message(
             PageKind::Unavailable,
+            text,
             &self.inner.config.host_name,
             "",
-            "",
-            "Temporarily unavailable",
-            vec![
-                "The server could not complete this step right now. Nothing was lost; try \
-                  again in a moment."
-                    .to_owned(),
-            ],
+            &text.unavailable_title,
+            vec![text.unavailable.to_string()],
         )
+    }
+
+    /// The sentences of the pages.
+    pub(crate) fn text(&self) -> &PageText {
+        &self.inner.config.page_text
     }
 
     fn browser_cookie(&self, browser: &str) -> String {
@@ -518,14 +527,17 @@ fn rows<'a>(
         .collect()
 }
 
-fn limit_warning(catalog: &Catalog, granted: &ScopeSet, needed: &ScopeSet) -> Option<String> {
+fn limit_warning(
+    text: &PageText,
+    catalog: &Catalog,
+    granted: &ScopeSet,
+    needed: &ScopeSet,
+) -> Option<String> {
     let limit = catalog.limit()?;
     let minimum = catalog.required().union(granted).union(needed).len();
     (minimum > limit).then(|| {
-        format!(
-            "This request already needs {minimum} scopes, more than the {limit} the provider \
-             accepts at once. Ask the server's operator to narrow the access it requests."
-        )
+        let (count, limit) = (minimum.to_string(), limit.to_string());
+        fill(&text.over_limit, &[("count", &count), ("limit", &limit)])
     })
 }
 

@@ -14,7 +14,6 @@ use scopeup_core::{
 };
 
 use scopeup_core::ElicitationEvent;
-use scopeup_oauth::Provider;
 
 use crate::Engine;
 use crate::error::EngineError;
@@ -638,7 +637,6 @@ impl Engine {
     pub(crate) async fn decline(
         &self,
         elicitation: Elicitation,
-        provider: &Provider,
         event: ElicitationEvent,
         why: &'static str,
     ) -> Result<Page, EngineError> {
@@ -653,7 +651,7 @@ impl Engine {
             &elicitation.needed,
             Some(why.into()),
         );
-        Ok(self.declined_page(&elicitation, provider))
+        Ok(self.declined_page(&elicitation))
     }
 
     /// Remembers a decline of `needed` for the configured back-off.

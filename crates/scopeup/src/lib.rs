@@ -12,6 +12,9 @@
 //! Hosts whose own MCP token carries the scopes use [`challenge`] mode for a provider instead:
 //! a refusal becomes a standard `insufficient_scope` step-up challenge.
 //!
+//! [`security`] describes the security model and the RFC sections it follows; [`PageText`]
+//! holds every sentence of the pages, for hosts that translate them.
+//!
 //! The engine speaks no HTTP itself: `scopeup-axum` mounts the pages and the callback, and
 //! `scopeup-mcp` turns tickets into the answer shape each MCP client supports.
 //!
@@ -54,6 +57,8 @@ mod grant_cache;
 mod manage;
 mod pages;
 mod records;
+pub mod security;
+mod text;
 mod token;
 
 use std::collections::BTreeMap;
@@ -72,6 +77,7 @@ pub use elicit::{ElicitationTicket, RefusalOutcome, TicketReason};
 pub use error::{BuildError, EngineError};
 pub use manage::{GrantSummary, Revocation};
 pub use pages::{Page, PageKind};
+pub use text::PageText;
 pub use token::{Connection, ReconnectReason, TokenStatus};
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -106,6 +112,9 @@ pub struct EngineConfig {
     /// How long a call waits for another instance's refresh of the same grant before it gives
     /// up with [`EngineError::RefreshBusy`].
     pub refresh_wait: Duration,
+    /// Every sentence the connect page and the result pages show; English by default. A host
+    /// translates the pages by replacing them.
+    pub page_text: PageText,
     /// How many opened grants `token_for` keeps in memory, each reused only while its sealed
     /// record in the store is unchanged, to skip the AEAD open and the decoding on every tool
     /// call. Zero opens every grant on every call.
@@ -132,6 +141,7 @@ impl EngineConfig {
             refresh_margin: Duration::from_secs(60),
             refresh_lease_ttl: Duration::from_secs(30),
             refresh_wait: Duration::from_secs(10),
+            page_text: PageText::english(),
             grant_cache_capacity: 4096,
             dangerous_trust_first_connect: false,
             dangerous_allow_http_loopback: false,

@@ -8,6 +8,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
 
+use crate::text::PageText;
+
 /// What a page is, which decides its HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -176,12 +178,16 @@ pub(crate) struct TemplateView {
 
 #[derive(Template)]
 #[template(path = "picker.html")]
-pub(crate) struct PickerPage {
+pub(crate) struct PickerPage<'a> {
     pub(crate) css: &'static str,
+    pub(crate) text: &'a PageText,
     pub(crate) host_name: String,
-    pub(crate) provider_name: String,
-    pub(crate) correlation_id: String,
+    pub(crate) title: String,
+    pub(crate) heading: String,
     pub(crate) lead: String,
+    pub(crate) provider_said: String,
+    pub(crate) continue_to: String,
+    pub(crate) correlation_id: String,
     pub(crate) upstream_message: Option<String>,
     pub(crate) error: Option<String>,
     pub(crate) action: String,
@@ -190,20 +196,21 @@ pub(crate) struct PickerPage {
     pub(crate) granted: Vec<ScopeRow>,
     pub(crate) templates: Vec<TemplateView>,
     pub(crate) groups: Vec<GroupView>,
-    pub(crate) limit: Option<usize>,
+    pub(crate) limit_note: Option<String>,
 }
 
 #[derive(Template)]
 #[template(path = "message.html")]
-pub(crate) struct MessagePage {
+pub(crate) struct MessagePage<'a> {
     pub(crate) css: &'static str,
+    pub(crate) text: &'a PageText,
     pub(crate) host_name: String,
-    pub(crate) provider_name: String,
     pub(crate) correlation_id: String,
     pub(crate) title: String,
     pub(crate) paragraphs: Vec<String>,
     pub(crate) granted: Vec<String>,
     pub(crate) declined: Vec<String>,
+    pub(crate) declined_heading: String,
     pub(crate) retry_url: Option<String>,
 }
 
@@ -223,21 +230,22 @@ pub(crate) fn render(template: &impl Template) -> String {
 /// A message page with no scope lists.
 pub(crate) fn message(
     kind: PageKind,
+    text: &PageText,
     host_name: &str,
-    provider_name: &str,
     correlation_id: &str,
     title: &str,
     paragraphs: Vec<String>,
 ) -> Page {
     let page = MessagePage {
         css: CSS,
+        text,
         host_name: host_name.to_owned(),
-        provider_name: provider_name.to_owned(),
         correlation_id: correlation_id.to_owned(),
         title: title.to_owned(),
         paragraphs,
         granted: Vec::new(),
         declined: Vec::new(),
+        declined_heading: String::new(),
         retry_url: None,
     };
     Page::html(kind, render(&page))
@@ -249,7 +257,8 @@ mod tests {
 
     #[test]
     fn every_page_carries_the_security_headers() {
-        let page = message(PageKind::NotFound, "Host", "Demo", "", "Not found", vec![]);
+        let text = PageText::english();
+        let page = message(PageKind::NotFound, &text, "Host", "", "Not found", vec![]);
         let headers = page.headers();
         let get = |name: &str| {
             headers
@@ -270,8 +279,8 @@ mod tests {
     fn upstream_text_is_escaped() {
         let page = message(
             PageKind::Failed,
+            &PageText::english(),
             "Host",
-            "Demo",
             "",
             "Failed",
             vec!["<script>alert(1)</script>".to_owned()],

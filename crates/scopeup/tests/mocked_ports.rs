@@ -105,10 +105,24 @@ fn engine_on(
     audit: MockAudit,
     clock: Arc<ManualClock>,
 ) -> Engine {
-    let config = EngineConfig::new(
+    engine_with(config(), store, upstream, audit, clock)
+}
+
+fn config() -> EngineConfig {
+    EngineConfig::new(
         url::Url::parse("https://mcp.example/").unwrap(),
         "Test host",
-    );
+    )
+}
+
+/// An engine with `config` on `store`.
+fn engine_with(
+    config: EngineConfig,
+    store: Arc<dyn Store>,
+    upstream: MockUpstream,
+    audit: MockAudit,
+    clock: Arc<ManualClock>,
+) -> Engine {
     let key_ring = KeyRing::new(KeyId::new("k1").unwrap(), SealingKey::from_bytes([7; 32]));
     Engine::builder(config.clone(), key_ring)
         .provider(provider(&config))
@@ -266,6 +280,44 @@ async fn a_connect_stores_the_granted_scopes_and_audits_each_step() {
     };
     assert_eq!(connection.access_token.expose_secret(), "access-1");
     assert_eq!(connection.scopes, scopes("notes:read"));
+}
+
+#[tokio::test]
+async fn a_host_translates_the_pages_through_the_page_text() {
+    let clock = Arc::new(ManualClock::new(UnixTime::from_millis(1_000_000)));
+    let mut config = config();
+    config.page_text.language = "de".into();
+    config.page_text.picker_heading = "{host} braucht mehr Zugriff auf {provider}".into();
+    config.page_text.continue_to = "Weiter zu {provider}".into();
+    config.page_text.cancel = "Abbrechen".into();
+    let mut audit = MockAudit::new();
+    audit.expect_record().return_const(());
+    let store = Arc::new(MemoryStore::new(clock.clone()));
+    let engine = engine_with(config, store, MockUpstream::new(), audit, clock);
+
+    let outcome = engine
+        .connect(&alice(), &provider_id(), &ScopeSet::new())
+        .await
+        .unwrap();
+    let RefusalOutcome::Elicit(ticket) = outcome else {
+        panic!("expected an elicitation, got {outcome:?}");
+    };
+    let picker = engine.connect_page(ticket.id.as_str(), None).await;
+
+    assert_eq!(picker.kind, PageKind::Picker);
+    for expected in [
+        "<html lang=\"de\">",
+        "Test host braucht mehr Zugriff auf Notes",
+        "Weiter zu Notes",
+        "Abbrechen",
+    ] {
+        assert!(
+            picker.html.contains(expected),
+            "{expected} in {}",
+            picker.html
+        );
+    }
+    assert!(!picker.html.contains("Cancel"), "{}", picker.html);
 }
 
 #[tokio::test]
