@@ -5,6 +5,27 @@
 //! It has no async runtime and no HTTP stack, and builds for `wasm32-unknown-unknown`. The
 //! engine that puts these together is the `scopeup` crate.
 //!
+//! A refusal is classified from the upstream answer alone, in trusted code:
+//!
+//! ```
+//! use scopeup_core::refusal::BearerClassifier;
+//! use scopeup_core::{HttpResponse, Refusal, RefusalClassifier, ScopeSet};
+//!
+//! // An RFC 6750 API refusing a token that lacks `notes:write`.
+//! let response = HttpResponse::new(403).with_header(
+//!     "WWW-Authenticate",
+//!     r#"Bearer error="insufficient_scope", scope="notes:write""#,
+//! );
+//! let held = ScopeSet::parse("notes:read")?;
+//!
+//! let Refusal::MissingScope(missing) = BearerClassifier::default().classify(&response, &held)
+//! else {
+//!     panic!("a missing scope");
+//! };
+//! assert_eq!(missing.needed, ScopeSet::parse("notes:write")?);
+//! # Ok::<(), scopeup_core::ScopeError>(())
+//! ```
+//!
 //! # Features
 //!
 //! This crate has no optional features.

@@ -14,7 +14,12 @@
 //! target-independent and tested natively. Every decision stays in the engine (`scopeup`), which
 //! is tested natively as well.
 //!
-//! ```ignore
+//! A Worker builds the engine on these adapters and lets `serve` answer
+//! scopeup's routes. In outline (the adapters exist on wasm32 only, so this outline is not
+//! compiled here; `examples/worker/src/entry.rs` in the repository is the complete Worker, built
+//! and run in workerd by `cargo xtask worker`):
+//!
+//! ```text
 //! use std::sync::Arc;
 //!
 //! pub use scopeup_worker::ScopeupStore;
