@@ -19,8 +19,8 @@ pub(crate) const BENCH: &[Step] = &[
 
 /// Each criterion benchmark's warm-up and measurement, in seconds: short enough that the whole
 /// task stays within minutes, long enough for a stable mean on a quiet machine.
-const WARM_UP_SECONDS: &str = "1";
-const MEASUREMENT_SECONDS: &str = "3";
+const WARM_UP_SECONDS: &str = "0.5";
+const MEASUREMENT_SECONDS: &str = "2";
 
 fn build(root: &Path) -> anyhow::Result<Outcome> {
     run_command(cargo(
