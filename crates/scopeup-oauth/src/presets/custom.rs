@@ -72,6 +72,10 @@ impl ProviderBehaviour for ClassifierOverride {
     fn account_id(&self, identity: &serde_json::Value, pointer: &str) -> Option<AccountId> {
         self.inner.account_id(identity, pointer)
     }
+
+    fn revokes_superseded_tokens(&self) -> bool {
+        self.inner.revokes_superseded_tokens()
+    }
 }
 
 impl std::fmt::Debug for ClassifierOverride {
@@ -123,5 +127,52 @@ mod tests {
         // Slack's scope format is kept.
         let scopes = ScopeSet::parse("a b").unwrap();
         assert_eq!(provider.behaviour.scope_parameter(&scopes), "a,b");
+    }
+
+    /// A behaviour that differs from the trait's defaults in everything but classification.
+    #[derive(Debug)]
+    struct Quirky;
+
+    impl ProviderBehaviour for Quirky {
+        fn is_refusal(&self, _response: &HttpResponse) -> bool {
+            true
+        }
+        fn scope_parameter(&self, _scopes: &ScopeSet) -> String {
+            "quirky".to_owned()
+        }
+        fn authorize_extras(&self, _context: &AuthorizeContext) -> Vec<(String, String)> {
+            vec![("prompt".to_owned(), "consent".to_owned())]
+        }
+        fn parse_granted_scopes(&self, _raw: &str) -> Result<ScopeSet, ScopeError> {
+            ScopeSet::parse("quirky")
+        }
+        fn account_id(&self, _identity: &serde_json::Value, _pointer: &str) -> Option<AccountId> {
+            AccountId::new("quirky").ok()
+        }
+        fn revokes_superseded_tokens(&self) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn every_quirk_but_the_classification_is_kept() {
+        let wrapped = ClassifierOverride::new(Arc::new(Quirky), Arc::new(RoleClassifier));
+        let context = AuthorizeContext {
+            holds_refresh_token: false,
+        };
+        let identity = serde_json::json!({});
+
+        assert!(wrapped.is_refusal(&HttpResponse::new(200)));
+        assert_eq!(wrapped.scope_parameter(&ScopeSet::new()), "quirky");
+        assert_eq!(wrapped.authorize_extras(&context).len(), 1);
+        assert_eq!(
+            wrapped.parse_granted_scopes("").unwrap(),
+            ScopeSet::parse("quirky").unwrap()
+        );
+        assert_eq!(
+            wrapped.account_id(&identity, "/sub"),
+            AccountId::new("quirky").ok()
+        );
+        assert!(wrapped.revokes_superseded_tokens());
     }
 }
