@@ -161,7 +161,7 @@ impl Engine {
         let provider = self.provider(provider_id)?;
         let correlation_id = self.random_token(9)?;
         let key = records::grant_key(principal.subject(), provider_id);
-        let Some(grant) = records::take::<Grant>(self.store(), &key).await? else {
+        let Some(seen) = records::load::<Grant>(self.store(), &key).await? else {
             return Ok(Revocation {
                 held: false,
                 revoked_upstream: false,
@@ -169,16 +169,27 @@ impl Engine {
             });
         };
 
-        // The tombstone first: the account binding survives whatever happens upstream.
+        // The tombstone first: should anything below fail, the grant is still in place and the
+        // account binding survives whatever happens upstream.
         let dead = DeadGrant {
             reason,
-            account: grant.account.clone(),
+            account: seen.account.clone(),
             scopes: kept.unwrap_or_default(),
             at: self.inner.clock.now(),
             correlation_id: correlation_id.clone(),
         };
         let dead_key = records::dead_grant_key(principal.subject(), provider_id);
         records::save(self.store(), &dead_key, &dead, None).await?;
+
+        // Then the grant as it is now: a refresh may have replaced the one read above.
+        let Some(grant) = records::take::<Grant>(self.store(), &key).await? else {
+            // Another request retired it meanwhile, and revoked it.
+            return Ok(Revocation {
+                held: true,
+                revoked_upstream: false,
+                correlation_id,
+            });
+        };
 
         // Revoking the refresh token revokes the grant at most providers; the access token too,
         // for those that keep them apart.

@@ -16,7 +16,7 @@ use scopeup_core::catalog::{CatalogScope, CatalogSpec, ScopeGroup};
 use scopeup_core::ports::{AuditEvent, AuditKind, AuditSink, HttpError, HttpMethod};
 use scopeup_core::{
     AccountId, Catalog, ClientSecret, HttpClient, HttpRequest, HttpResponse, Principal, ProviderId,
-    Scope, ScopeSet, Store, UnixTime,
+    Scope, ScopeSet, Store, StoreError, StoreKey, UnixTime,
 };
 use scopeup_oauth::{ClientAuthMethod, IdentityLookup, Provider, ProviderConfig};
 use scopeup_store::{KeyId, KeyRing, ManualClock, MemoryStore, SealingKey};
@@ -280,6 +280,69 @@ async fn a_connect_stores_the_granted_scopes_and_audits_each_step() {
     };
     assert_eq!(connection.access_token.expose_secret(), "access-1");
     assert_eq!(connection.scopes, scopes("notes:read"));
+}
+
+/// A store whose writes of grant tombstones fail, as a backend that goes away between two
+/// writes does.
+struct TombstonesFail(MemoryStore);
+
+#[async_trait::async_trait]
+impl Store for TombstonesFail {
+    async fn get(&self, key: &StoreKey) -> Result<Option<Vec<u8>>, StoreError> {
+        self.0.get(key).await
+    }
+    async fn put(
+        &self,
+        key: &StoreKey,
+        value: Vec<u8>,
+        ttl: Option<Duration>,
+    ) -> Result<(), StoreError> {
+        if key.as_str().starts_with("scopeup:dead-grant:") {
+            return Err(StoreError::Unavailable("the backend went away".into()));
+        }
+        self.0.put(key, value, ttl).await
+    }
+    async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
+        self.0.delete(key).await
+    }
+    async fn take(&self, key: &StoreKey) -> Result<Option<Vec<u8>>, StoreError> {
+        self.0.take(key).await
+    }
+    async fn compare_and_swap(
+        &self,
+        key: &StoreKey,
+        expected: Option<&[u8]>,
+        new: Option<Vec<u8>>,
+        ttl: Option<Duration>,
+    ) -> Result<bool, StoreError> {
+        self.0.compare_and_swap(key, expected, new, ttl).await
+    }
+}
+
+#[tokio::test]
+async fn a_disconnect_that_fails_midway_keeps_the_grant() {
+    // Design invariant 11: an outage loses no stored grant.
+    let clock = Arc::new(ManualClock::new(UnixTime::from_millis(1_000_000)));
+    let mut upstream = MockUpstream::new();
+    expect_exchange(&mut upstream, "access-1", "notes:read", "alice");
+    let mut audit = MockAudit::new();
+    audit.expect_record().return_const(());
+    let store = Arc::new(TombstonesFail(MemoryStore::new(clock.clone())));
+    let engine = engine_on(store, upstream, audit, clock);
+    let outcome = engine
+        .connect(&alice(), &provider_id(), &ScopeSet::new())
+        .await
+        .unwrap();
+    assert_eq!(complete(&engine, outcome).await.kind, PageKind::Completed);
+
+    let disconnect = engine.disconnect(&alice(), &provider_id()).await;
+
+    assert!(disconnect.is_err(), "{disconnect:?}");
+    let TokenStatus::Ready(connection) = engine.token_for(&alice(), &provider_id()).await.unwrap()
+    else {
+        panic!("the grant was lost");
+    };
+    assert_eq!(connection.access_token.expose_secret(), "access-1");
 }
 
 #[tokio::test]
