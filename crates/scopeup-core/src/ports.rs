@@ -5,6 +5,7 @@
 //! the original as the `source`.
 
 use std::error::Error as StdError;
+use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -112,7 +113,10 @@ impl HttpMethod {
 }
 
 /// One outgoing HTTP request.
-#[derive(Debug, Clone)]
+///
+/// Its `Debug` shows the method, the URL without its query, the header names and the body's
+/// length: requests to a token endpoint carry client credentials, codes and refresh tokens.
+#[derive(Clone)]
 pub struct HttpRequest {
     /// The method.
     pub method: HttpMethod,
@@ -152,7 +156,10 @@ impl HttpRequest {
 }
 
 /// One HTTP response: an upstream answer as a tool or the OAuth client saw it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Its `Debug` shows the status, the header names and the body's length: a token endpoint's
+/// answer carries tokens.
+#[derive(Clone, PartialEq, Eq)]
 pub struct HttpResponse {
     /// The status code.
     pub status: u16,
@@ -160,6 +167,42 @@ pub struct HttpResponse {
     pub headers: Vec<(String, String)>,
     /// The body, as far as the client read it.
     pub body: Vec<u8>,
+}
+
+impl fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut url = self.url.clone();
+        if url.query().is_some() {
+            url.set_query(Some("…"));
+        }
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("url", &url.as_str())
+            .field("headers", &HeaderNames(&self.headers))
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+impl fmt::Debug for HttpResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpResponse")
+            .field("status", &self.status)
+            .field("headers", &HeaderNames(&self.headers))
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+/// Header names only, for `Debug`: values may be credentials.
+struct HeaderNames<'a>(&'a [(String, String)]);
+
+impl fmt::Debug for HeaderNames<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(name, _)| name))
+            .finish()
+    }
 }
 
 impl HttpResponse {
@@ -341,6 +384,29 @@ pub enum AuditKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_shows_no_credentials_or_tokens() {
+        let request = HttpRequest::new(
+            HttpMethod::Post,
+            url::Url::parse("https://auth.example/token?client_secret=s3cret").unwrap(),
+        )
+        .with_header("authorization", "Basic czNjcmV0")
+        .with_form(&[
+            ("refresh_token", "rt-s3cret"),
+            ("code_verifier", "v-s3cret"),
+        ]);
+        let response = HttpResponse::new(200)
+            .with_header("set-cookie", "session=s3cret")
+            .with_body(r#"{"access_token":"at-s3cret"}"#);
+
+        for shown in [format!("{request:?}"), format!("{response:?}")] {
+            assert!(!shown.contains("s3cret"), "{shown}");
+            assert!(!shown.contains("czNjcmV0"), "{shown}");
+        }
+        assert!(format!("{request:?}").contains("authorization"));
+        assert!(format!("{response:?}").contains("body_len: 28"));
+    }
 
     #[test]
     fn headers_are_found_case_insensitively() {

@@ -16,8 +16,9 @@ use crate::error::EngineError;
 use crate::pages::{self, Page, PageKind};
 use crate::records::{self, OAuthState};
 
-/// The query parameters of the OAuth callback (RFC 6749 §4.1.2, RFC 9207).
-#[derive(Debug, Clone, Default)]
+/// The query parameters of the OAuth callback (RFC 6749 §4.1.2, RFC 9207). Its `Debug` hides
+/// `state`, the single-use key to the stored PKCE verifier, and the code.
+#[derive(Clone, Default)]
 #[non_exhaustive]
 pub struct CallbackParams {
     /// `state`.
@@ -30,6 +31,19 @@ pub struct CallbackParams {
     pub error_description: Option<String>,
     /// `iss` (RFC 9207).
     pub iss: Option<String>,
+}
+
+impl std::fmt::Debug for CallbackParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |value: &Option<_>| value.as_ref().map(|_| "<redacted>");
+        f.debug_struct("CallbackParams")
+            .field("state", &hidden(&self.state))
+            .field("code", &self.code)
+            .field("error", &self.error)
+            .field("error_description", &self.error_description)
+            .field("iss", &self.iss)
+            .finish()
+    }
 }
 
 impl CallbackParams {
@@ -427,6 +441,18 @@ mod tests {
 
     fn account(id: &str) -> AccountId {
         AccountId::new(id).unwrap()
+    }
+
+    #[test]
+    fn debug_hides_the_state_and_the_code() {
+        let params = CallbackParams::from_pairs([
+            ("state", "st-s3cret"),
+            ("code", "c-s3cret"),
+            ("iss", "https://auth.example"),
+        ]);
+        let shown = format!("{params:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("https://auth.example"), "{shown}");
     }
 
     #[test]

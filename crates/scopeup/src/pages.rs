@@ -36,8 +36,9 @@ pub enum PageKind {
     Unavailable,
 }
 
-/// A page, ready for an HTTP adapter to send.
-#[derive(Debug, Clone)]
+/// A page, ready for an HTTP adapter to send. Its `Debug` hides the cookie (the browser
+/// binding) and the redirect target (which carries the OAuth `state`).
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct Page {
     /// What the page is.
@@ -50,6 +51,18 @@ pub struct Page {
     pub set_cookie: Option<String>,
     /// Origins the page's forms may submit or redirect to, besides its own.
     form_targets: Vec<String>,
+}
+
+impl std::fmt::Debug for Page {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |value: &Option<String>| value.as_ref().map(|_| "<redacted>");
+        f.debug_struct("Page")
+            .field("kind", &self.kind)
+            .field("html_len", &self.html.len())
+            .field("location", &hidden(&self.location))
+            .field("set_cookie", &hidden(&self.set_cookie))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Page {
@@ -273,6 +286,18 @@ mod tests {
         assert_eq!(get("referrer-policy"), Some("no-referrer"));
         assert_eq!(get("cache-control"), Some("no-store"));
         assert_eq!(page.status(), 404);
+    }
+
+    #[test]
+    fn debug_hides_the_cookie_and_the_redirect() {
+        let page = Page::redirect(
+            "https://auth.example/authorize?state=s3cret".to_owned(),
+            "https://auth.example".to_owned(),
+        )
+        .with_cookie(Some("scopeup-browser=b-s3cret".to_owned()));
+        let shown = format!("{page:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("Redirect"), "{shown}");
     }
 
     #[test]
