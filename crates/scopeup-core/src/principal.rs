@@ -11,8 +11,9 @@ use sha2::{Digest, Sha256};
 /// The longest subject, account id or provider id accepted, in bytes.
 pub const MAX_ID_LEN: usize = 512;
 
-/// The authenticated MCP user, as the host knows it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// The authenticated MCP user, as the host knows it. Built only through [`Principal::new`],
+/// which checks the subject; it is not deserialized.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Principal {
     subject: String,
     upstream_account: Option<AccountId>,

@@ -78,6 +78,13 @@ pub fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
 mod tests {
     use super::*;
 
+    // No secret can be formatted for display, so none can end up in a message by accident.
+    static_assertions::assert_not_impl_any!(AccessToken: std::fmt::Display);
+    static_assertions::assert_not_impl_any!(RefreshToken: std::fmt::Display);
+    static_assertions::assert_not_impl_any!(ClientSecret: std::fmt::Display);
+    static_assertions::assert_not_impl_any!(AuthorizationCode: std::fmt::Display);
+    static_assertions::assert_not_impl_any!(PkceVerifier: std::fmt::Display);
+
     #[test]
     fn debug_never_shows_the_value() {
         let token = AccessToken::new("gho_secret_value");

@@ -251,6 +251,9 @@ mod tests {
 
     use super::*;
 
+    // The key can be neither displayed nor serialized.
+    static_assertions::assert_not_impl_any!(RequestStateKey: std::fmt::Display, serde::Serialize);
+
     const ELICITATION: &str = "AAECAwQFBgcICQoLDA0ODw";
 
     fn key() -> RequestStateKey {

@@ -288,6 +288,10 @@ fn is_valid_key_id(id: &[u8]) -> bool {
 mod tests {
     use super::*;
 
+    // Key material cannot be displayed.
+    static_assertions::assert_not_impl_any!(SealingKey: fmt::Display);
+    static_assertions::assert_not_impl_any!(KeyRing: fmt::Display);
+
     const KEY_A: &str = "5l6ZMjRLiYO2AgfIJNcVZCuiGO6TJgSpgz1Ys4POQKk=";
     const KEY_B: &str = "qmbtvWpPSBJoUdBYFvBZ1cJX3F/QLQKBqy44TVlH2sk=";
 
