@@ -12,7 +12,7 @@ use rmcp::model::{
     InputRequest, InputRequiredResult, JsonObject,
 };
 use scopeup::{ElicitationTicket, EngineError, RefusalOutcome, TicketReason};
-use scopeup_core::{NotCoverableReason, Principal};
+use scopeup_core::{NotCoverableReason, Principal, StoreError};
 use serde_json::{Value, json};
 
 use crate::profile::AnswerShape;
@@ -95,6 +95,12 @@ pub fn answer(
 /// that nothing stored was lost, never a protocol error (clients show those opaquely).
 pub fn engine_error_result(error: &EngineError) -> CallToolResult {
     let (status, message) = match error {
+        EngineError::Store(StoreError::Corrupt(_)) => (
+            "store_corrupt",
+            "A stored authorization could not be opened (sealed under a key this server does not \
+             hold, or damaged). Report it to the server's operator."
+                .to_owned(),
+        ),
         EngineError::Store(_) => (
             "store_unavailable",
             "The grant store is unavailable; nothing was lost. Retry shortly.".to_owned(),

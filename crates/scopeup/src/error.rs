@@ -13,11 +13,11 @@ pub enum EngineError {
         /// The id asked for.
         provider: ProviderId,
     },
-    /// The store failed or is unreachable.
-    #[error("the grant store is unavailable")]
+    /// The store failed, is unreachable, or holds a record that does not open.
+    #[error("a store operation failed")]
     Store(#[from] StoreError),
     /// The secure random source failed.
-    #[error("the secure random source failed")]
+    #[error("could not draw random bytes")]
     Random(#[from] RandomError),
     /// A stored record could not be decoded.
     #[error("a stored record could not be decoded")]
