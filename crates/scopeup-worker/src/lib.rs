@@ -1,23 +1,23 @@
 //! Cloudflare Worker adapters for scopeup.
 //!
 //! - `WorkerStore`: the `Store` port on a Durable Object (`ScopeupStore`, one object per
-//!   record) for everything that must be strongly consistent — elicitations, OAuth state and its
-//!   single use, CSRF tokens, declines, rate windows, refresh leases — and on Workers KV for
-//!   grants, where eventual consistency is acceptable. [`Placement`] says which and why.
+//!   record), for every record: each needs the object's strong consistency and its atomic take
+//!   or compare-and-swap, grants included (a refresh must not overwrite a concurrent upgrade, a
+//!   revoked grant must stop being used at once), so Workers KV is not used.
 //! - `FetchHttpClient`: the `HttpClient` port on the runtime's `fetch`.
 //! - `WorkerClock`, `WorkerSleep` and `WorkerRandom`: `Date.now()`, `setTimeout` and
 //!   `crypto.getRandomValues`.
 //! - `serve`: the connect page and the OAuth callback as Worker routes.
 //!
 //! The adapters exist on `wasm32` only (build the docs with `--target wasm32-unknown-unknown` to
-//! see them); the rest (the Durable Object's [`protocol`], the [`Placement`], the [`routes`]) is
+//! see them); the rest (the Durable Object's [`protocol`] and the [`routes`]) is
 //! target-independent and tested natively. Every decision stays in the engine (`scopeup`), which
 //! is tested natively as well.
 //!
-//! A Worker builds the engine on these adapters and lets `serve` answer
-//! scopeup's routes. In outline (the adapters exist on wasm32 only, so this outline is not
-//! compiled here; `examples/worker/src/entry.rs` in the repository is the complete Worker, built
-//! and run in workerd by `cargo xtask worker`):
+//! A Worker builds the engine on these adapters and lets `serve` answer scopeup's routes. In
+//! outline (the adapters exist on wasm32 only, so this outline is not compiled here;
+//! `examples/worker/src/entry.rs` in the repository is the complete Worker, built and run in
+//! workerd by `cargo xtask worker`):
 //!
 //! ```text
 //! use std::sync::Arc;
@@ -27,7 +27,7 @@
 //! #[worker::event(fetch)]
 //! async fn fetch(mut request: worker::Request, env: worker::Env, _: worker::Context)
 //!     -> worker::Result<worker::Response> {
-//!     let store = scopeup_worker::WorkerStore::from_env(&env, "SCOPEUP_STORE", "SCOPEUP_GRANTS")?;
+//!     let store = scopeup_worker::WorkerStore::from_env(&env, "SCOPEUP_STORE")?;
 //!     let engine = scopeup::Engine::builder(config, key_ring)
 //!         .provider(provider)
 //!         .store(Arc::new(store))
@@ -48,7 +48,6 @@
 //!
 //! This crate has no optional features.
 
-pub mod placement;
 pub mod protocol;
 pub mod routes;
 
@@ -67,8 +66,6 @@ mod runtime;
 #[cfg(target_arch = "wasm32")]
 mod store;
 
-pub use placement::{Backend, Placement};
-
 #[cfg(target_arch = "wasm32")]
 pub use durable::ScopeupStore;
 #[cfg(target_arch = "wasm32")]
@@ -78,4 +75,4 @@ pub use pages::{page_response, serve};
 #[cfg(target_arch = "wasm32")]
 pub use runtime::{RuntimeError, WorkerClock, WorkerRandom, WorkerSleep};
 #[cfg(target_arch = "wasm32")]
-pub use store::{NotAtomicOnKv, WorkerStore};
+pub use store::WorkerStore;

@@ -1,68 +1,40 @@
-//! The `Store` port on a Durable Object and Workers KV: [`WorkerStore`] sends each record to the
-//! backend its [`Placement`] names.
+//! The `Store` port on a Durable Object namespace: [`WorkerStore`] sends each record to an
+//! object of its own, named after the record's hashed store key, so records never contend with
+//! each other and each command is atomic (see [`crate::protocol`]).
 //!
-//! On the Durable Object every record is an object of its own, named after the record's hashed
-//! store key, so records never contend with each other and each command is atomic (see
-//! [`crate::protocol`]). On KV, reads, writes and deletes map to KV's own; atomic operations are
-//! refused, because KV cannot do them, and a placement that sends a record the engine takes or
-//! swaps to KV is a configuration error that the refusal makes visible at once.
+//! Workers KV is not used. It is eventually consistent across locations (a write can take a
+//! minute or more to be seen elsewhere) and has no atomic take or compare-and-swap, and every
+//! kind of record the engine keeps needs one or the other: OAuth state is taken exactly once,
+//! elicitations, declines, rate windows and refresh leases are swapped, and grants too: a
+//! refresh swaps in the new tokens only if the grant is still the one it refreshed (a
+//! concurrent upgrade must not be overwritten by a narrower refresh), and a disconnect takes
+//! the grant. A stale grant read from KV would also keep using a token for up to a minute after
+//! the user revoked it.
 
 use std::time::Duration;
 
 use scopeup_core::{Store, StoreError, StoreKey};
 use worker::wasm_bindgen::JsValue;
-use worker::{Env, KvStore, Method, ObjectNamespace, Request, RequestInit};
+use worker::{Env, Method, ObjectNamespace, Request, RequestInit};
 
-use crate::placement::{Backend, Placement, kv_ttl_secs};
 use crate::protocol::{Bytes, Command, Reply};
 use crate::runtime::RuntimeError;
 
-/// The `Store` of a Worker: strongly consistent records on a Durable Object namespace, the
-/// others on a KV namespace.
+/// The `Store` of a Worker: every record on a Durable Object namespace whose class is
+/// [`crate::ScopeupStore`].
 pub struct WorkerStore {
     durable: ObjectNamespace,
-    kv: Option<KvStore>,
-    placement: Placement,
 }
 
-/// KV refused an atomic operation.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "workers KV cannot take or compare-and-swap atomically; place this record kind on the durable object"
-)]
-pub struct NotAtomicOnKv;
-
 impl WorkerStore {
-    /// A store on the Durable Object namespace bound as `durable_binding` (whose class is
-    /// [`crate::ScopeupStore`]) and the KV namespace bound as `kv_binding`, with grants on KV.
-    pub fn from_env(env: &Env, durable_binding: &str, kv_binding: &str) -> worker::Result<Self> {
-        Ok(Self {
-            durable: env.durable_object(durable_binding)?,
-            kv: Some(env.kv(kv_binding)?),
-            placement: Placement::grants_on_kv(),
-        })
+    /// A store on the Durable Object namespace bound as `durable_binding`.
+    pub fn from_env(env: &Env, durable_binding: &str) -> worker::Result<Self> {
+        Ok(Self::new(env.durable_object(durable_binding)?))
     }
 
-    /// A store that keeps every record on the Durable Object namespace.
-    pub fn durable_only(durable: ObjectNamespace) -> Self {
-        Self {
-            durable,
-            kv: None,
-            placement: Placement::durable_only(),
-        }
-    }
-
-    fn backend(&self, key: &StoreKey) -> Backend {
-        match (&self.kv, self.placement.backend_for(key)) {
-            (Some(_), Backend::Kv) => Backend::Kv,
-            _ => Backend::DurableObject,
-        }
-    }
-
-    fn kv(&self) -> Result<&KvStore, StoreError> {
-        self.kv.as_ref().ok_or_else(|| {
-            StoreError::Backend(Box::new(RuntimeError::new("no KV namespace bound")))
-        })
+    /// A store on `durable`.
+    pub fn new(durable: ObjectNamespace) -> Self {
+        Self { durable }
     }
 
     async fn command(&self, key: &StoreKey, command: &Command) -> Result<Reply, StoreError> {
@@ -97,14 +69,6 @@ impl WorkerStore {
 #[async_trait::async_trait(?Send)]
 impl Store for WorkerStore {
     async fn get(&self, key: &StoreKey) -> Result<Option<Vec<u8>>, StoreError> {
-        if self.backend(key) == Backend::Kv {
-            return self
-                .kv()?
-                .get(key.as_str())
-                .bytes()
-                .await
-                .map_err(|error| StoreError::Unavailable(Box::new(RuntimeError::new(error))));
-        }
         value(self.command(key, &Command::Get).await?)
     }
 
@@ -114,19 +78,6 @@ impl Store for WorkerStore {
         value: Vec<u8>,
         ttl: Option<Duration>,
     ) -> Result<(), StoreError> {
-        if self.backend(key) == Backend::Kv {
-            let kv_error = |error: worker::KvError| {
-                StoreError::Unavailable(Box::new(RuntimeError::new(error)))
-            };
-            let mut put = self
-                .kv()?
-                .put_bytes(key.as_str(), &value)
-                .map_err(kv_error)?;
-            if let Some(ttl) = ttl {
-                put = put.expiration_ttl(kv_ttl_secs(ttl));
-            }
-            return put.execute().await.map_err(kv_error);
-        }
         let command = Command::Put {
             value: Bytes(value),
             ttl_ms: ttl.map(millis),
@@ -135,20 +86,10 @@ impl Store for WorkerStore {
     }
 
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
-        if self.backend(key) == Backend::Kv {
-            return self
-                .kv()?
-                .delete(key.as_str())
-                .await
-                .map_err(|error| StoreError::Unavailable(Box::new(RuntimeError::new(error))));
-        }
         done(self.command(key, &Command::Delete).await?)
     }
 
     async fn take(&self, key: &StoreKey) -> Result<Option<Vec<u8>>, StoreError> {
-        if self.backend(key) == Backend::Kv {
-            return Err(StoreError::Backend(Box::new(NotAtomicOnKv)));
-        }
         value(self.command(key, &Command::Take).await?)
     }
 
@@ -159,9 +100,6 @@ impl Store for WorkerStore {
         new: Option<Vec<u8>>,
         ttl: Option<Duration>,
     ) -> Result<bool, StoreError> {
-        if self.backend(key) == Backend::Kv {
-            return Err(StoreError::Backend(Box::new(NotAtomicOnKv)));
-        }
         let command = Command::CompareAndSwap {
             expected: expected.map(|bytes| Bytes(bytes.to_vec())),
             new: new.map(Bytes),

@@ -38,6 +38,9 @@ struct Args {
         default_value = "http://127.0.0.1:8080/oauth/callback"
     )]
     redirect_uris: Vec<Url>,
+    /// How long access tokens live, in seconds. Short lifetimes make every client refresh.
+    #[arg(long, env = "DEMO_PROVIDER_ACCESS_TOKEN_TTL", default_value_t = 3600)]
+    access_token_ttl: u64,
 }
 
 #[tokio::main]
@@ -59,7 +62,9 @@ async fn main() -> anyhow::Result<()> {
         client_secret: args.client_secret,
         redirect_uris: args.redirect_uris,
     };
-    let provider = DemoProvider::new(DemoProviderConfig::with_defaults(issuer.clone(), client));
+    let mut config = DemoProviderConfig::with_defaults(issuer.clone(), client);
+    config.access_token_ttl = std::time::Duration::from_secs(args.access_token_ttl);
+    let provider = DemoProvider::new(config);
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

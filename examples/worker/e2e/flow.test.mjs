@@ -1,7 +1,7 @@
 // The Worker example in local workerd (Miniflare), end to end against the demo provider on
 // loopback: a tool call refused for a missing scope, the link in the answer, the scope picker,
-// the provider's login and consent, the callback, and the retried call succeeding. KV and the
-// Durable Object are workerd's own local simulations.
+// the provider's login and consent, the callback, and the retried call succeeding. The Durable
+// Object is workerd's own local simulation.
 //
 // `cargo xtask worker` builds the Worker and runs this with WORKER_BUILD_DIR (the wasm-bindgen
 // output and `entry.mjs`) and DEMO_PROVIDER_BIN (the `demo-provider` binary) set.
@@ -38,6 +38,9 @@ before(async () => {
       "--client-id", CLIENT_ID,
       "--client-secret", CLIENT_SECRET,
       "--redirect-uri", `${workerUrl}oauth/callback`,
+      // Access tokens that expire within the engine's refresh margin: every tool call after the
+      // connect refreshes, under the Durable Object lease, with the grant swapped in atomically.
+      "--access-token-ttl", "30",
     ],
     { stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, RUST_LOG: "warn" } },
   );
@@ -56,7 +59,6 @@ before(async () => {
       { type: "CompiledWasm", include: ["**/*.wasm"] },
     ],
     compatibilityDate: "2026-04-01",
-    kvNamespaces: ["SCOPEUP_GRANTS"],
     durableObjects: { SCOPEUP_STORE: "ScopeupStore" },
     bindings: {
       SCOPEUP_PUBLIC_URL: workerUrl,
@@ -119,7 +121,7 @@ test("the whole flow: refusal, link, picker, callback, retry", async () => {
   assert.equal(done.status, 200, done.html);
   assert.equal(done.headers.get("cache-control"), "no-store");
 
-  // Retry: the grant is in KV, sealed; the call succeeds.
+  // Retry: the grant is on the Durable Object, sealed; the call succeeds.
   const listed = await mcp.request("tools/call", { name: "list_notes", arguments: {} });
   assert.equal(listed.result.isError, false, JSON.stringify(listed));
 

@@ -14,9 +14,6 @@ use crate::mcp::McpServer;
 /// The Durable Object namespace binding of the store.
 const STORE_BINDING: &str = "SCOPEUP_STORE";
 
-/// The KV namespace binding of the grants.
-const GRANTS_BINDING: &str = "SCOPEUP_GRANTS";
-
 #[event(fetch)]
 async fn fetch(mut request: Request, env: Env, _context: Context) -> worker::Result<Response> {
     let settings = match Settings::from_lookup(|name| lookup(&env, name)) {
@@ -38,7 +35,7 @@ async fn fetch(mut request: Request, env: Env, _context: Context) -> worker::Res
         }
     };
     let http: Arc<dyn HttpClient> = Arc::new(http);
-    let store = WorkerStore::from_env(&env, STORE_BINDING, GRANTS_BINDING)?;
+    let store = WorkerStore::from_env(&env, STORE_BINDING)?;
     let engine = Engine::builder(config, settings.key_ring.clone())
         .provider(provider)
         .store(Arc::new(store))
