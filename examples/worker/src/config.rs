@@ -4,14 +4,14 @@
 //! | name | kind | meaning |
 //! | --- | --- | --- |
 //! | `SCOPEUP_PUBLIC_URL` | var | the Worker's public base URL (`https://mcp.example.com/`) |
-//! | `SCOPEUP_PROVIDER` | var | `oauth` (a provider described by the variables below) or the name of a preset |
-//! | `SCOPEUP_ISSUER` | var | the provider's issuer |
+//! | `SCOPEUP_PROVIDER` | var | `cloudflare` (the default: Cloudflare's preset and the Cloudflare API tools) or `oauth` (a provider described by the variables below, with the demo notes tools) |
+//! | `SCOPEUP_ISSUER` | var | the provider's issuer (`oauth` only) |
 //! | `SCOPEUP_AUTHORIZATION_ENDPOINT`, `SCOPEUP_TOKEN_ENDPOINT` | var | the endpoints; without them, RFC 8414 discovery at the issuer |
 //! | `SCOPEUP_USERINFO_ENDPOINT` | var | the userinfo endpoint, which tells whose account a token is (with explicit endpoints) |
 //! | `SCOPEUP_REVOCATION_ENDPOINT` | var | the RFC 7009 revocation endpoint, optional |
-//! | `SCOPEUP_SCOPE_CATALOG` | var | the scope catalog as JSON; the notes catalog by default |
-//! | `SCOPEUP_BASELINE_SCOPES` | var | the scopes a first connect asks for |
-//! | `SCOPEUP_API_BASE` | var | the base URL of the notes API the tools call |
+//! | `SCOPEUP_SCOPE_CATALOG` | var | the scope catalog as JSON; the preset's, or the notes catalog, by default |
+//! | `SCOPEUP_BASELINE_SCOPES` | var | the scopes a first connect asks for; the preset's, or `notes:read offline_access`, by default |
+//! | `SCOPEUP_API_BASE` | var | the base URL of the API the tools call; `https://api.cloudflare.com/` with the Cloudflare preset |
 //! | `SCOPEUP_CLIENT_ID` | var | the OAuth client id registered at the provider |
 //! | `SCOPEUP_CLIENT_SECRET` | secret | its secret |
 //! | `SCOPEUP_SEALING_KEYS` | secret | the sealing key ring, `kid:BASE64KEY[,kid:BASE64KEY]`, the last current |
@@ -23,15 +23,18 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use scopeup_core::{AccountId, Catalog, ClientSecret, HttpClient, Principal, ProviderId, ScopeSet};
 use scopeup_mcp::RequestStateKey;
+use scopeup_oauth::presets::{self, PresetClient};
 use scopeup_oauth::{ClientAuthMethod, ClientSettings, IdentityLookup, Provider, ProviderConfig};
 use scopeup_store::KeyRing;
 use url::Url;
 
-/// The provider id the tools use.
-pub const PROVIDER_ID: &str = "notes";
+use crate::tools::ToolSet;
 
-/// The name of the generic provider in `SCOPEUP_PROVIDER`.
+/// The name of the generic provider in `SCOPEUP_PROVIDER`, with the notes tools.
 pub const GENERIC_PROVIDER: &str = "oauth";
+
+/// The name of the Cloudflare preset in `SCOPEUP_PROVIDER`, the default.
+pub const CLOUDFLARE_PROVIDER: &str = "cloudflare";
 
 /// A configuration value is missing or malformed.
 #[derive(Debug, thiserror::Error)]
@@ -69,10 +72,12 @@ pub struct Settings {
     pub client_id: String,
     /// The OAuth client secret.
     pub client_secret: Option<ClientSecret>,
-    /// The scope catalog.
-    pub catalog: Catalog,
-    /// The scopes of a first connect.
-    pub baseline: ScopeSet,
+    /// The scope catalog, where the variables give one; a preset has its own.
+    pub catalog: Option<Catalog>,
+    /// The scopes of a first connect, where the variables give them; a preset has its own.
+    pub baseline: Option<ScopeSet>,
+    /// The tools offered, which go with the provider.
+    pub tools: ToolSet,
     /// The base URL of the API the tools call.
     pub api_base: Url,
     /// The sealing key ring.
@@ -109,11 +114,8 @@ pub enum ProviderSource {
         /// The issuer.
         issuer: Url,
     },
-    /// A provider preset of `scopeup-oauth`, by name.
-    Preset {
-        /// The preset's name.
-        name: String,
-    },
+    /// Cloudflare's preset from `scopeup-oauth`.
+    Cloudflare,
 }
 
 /// The MCP clients' bearer tokens and the principals they stand for.
@@ -141,9 +143,12 @@ impl Settings {
         let dangerous_allow_http_loopback = lookup("SCOPEUP_DANGEROUS_ALLOW_HTTP_LOOPBACK")
             .is_some_and(|value| value.trim() == "true");
 
-        let provider_name =
-            lookup("SCOPEUP_PROVIDER").unwrap_or_else(|| GENERIC_PROVIDER.to_owned());
-        let provider = if provider_name == GENERIC_PROVIDER {
+        let provider_name = lookup("SCOPEUP_PROVIDER")
+            .filter(|value| !value.trim().is_empty())
+            .unwrap_or_else(|| CLOUDFLARE_PROVIDER.to_owned());
+        let provider = if provider_name == CLOUDFLARE_PROVIDER {
+            ProviderSource::Cloudflare
+        } else if provider_name == GENERIC_PROVIDER {
             let issuer = parse_url("SCOPEUP_ISSUER", &required("SCOPEUP_ISSUER")?)?;
             let authorization = optional_url("SCOPEUP_AUTHORIZATION_ENDPOINT")?;
             let token = optional_url("SCOPEUP_TOKEN_ENDPOINT")?;
@@ -169,21 +174,34 @@ impl Settings {
                 }
             }
         } else {
-            ProviderSource::Preset {
-                name: provider_name,
-            }
+            return Err(ConfigError::Invalid {
+                name: "SCOPEUP_PROVIDER",
+                reason: format!(
+                    "`{provider_name}` is not a provider this Worker has tools for; use \
+                     `{CLOUDFLARE_PROVIDER}` or `{GENERIC_PROVIDER}`"
+                ),
+            });
+        };
+        let tools = match provider {
+            ProviderSource::Cloudflare => ToolSet::Cloudflare,
+            _ => ToolSet::Notes,
         };
 
-        let catalog = match lookup("SCOPEUP_SCOPE_CATALOG").filter(|value| !value.is_empty()) {
-            Some(json) => serde_json::from_str(&json)
-                .map_err(|error| invalid("SCOPEUP_SCOPE_CATALOG", error))?,
-            None => notes_catalog(),
-        };
+        let catalog = lookup("SCOPEUP_SCOPE_CATALOG")
+            .filter(|value| !value.is_empty())
+            .map(|json| serde_json::from_str(&json))
+            .transpose()
+            .map_err(|error| invalid("SCOPEUP_SCOPE_CATALOG", error))?;
         let baseline = lookup("SCOPEUP_BASELINE_SCOPES")
-            .unwrap_or_else(|| "notes:read offline_access".to_owned());
-        let baseline = ScopeSet::parse(&baseline)
+            .filter(|value| !value.trim().is_empty())
+            .map(|text| ScopeSet::parse(&text))
+            .transpose()
             .map_err(|error| invalid("SCOPEUP_BASELINE_SCOPES", error))?;
-        let api_base = parse_url("SCOPEUP_API_BASE", &required("SCOPEUP_API_BASE")?)?;
+        let api_base = match (lookup("SCOPEUP_API_BASE"), tools.default_api_base()) {
+            (Some(value), _) if !value.trim().is_empty() => parse_url("SCOPEUP_API_BASE", &value)?,
+            (_, Some(default)) => parse_url("SCOPEUP_API_BASE", default)?,
+            _ => parse_url("SCOPEUP_API_BASE", &required("SCOPEUP_API_BASE")?)?,
+        };
 
         let key_ring = KeyRing::parse(&required("SCOPEUP_SEALING_KEYS")?)
             .map_err(|error| invalid("SCOPEUP_SEALING_KEYS", error))?;
@@ -206,11 +224,21 @@ impl Settings {
                 .map(ClientSecret::new),
             catalog,
             baseline,
+            tools,
             api_base,
             key_ring,
             request_state_key: RequestStateKey::from_bytes(state_key),
             tokens: TokenTable::parse(&required("MCP_TOKENS")?)?,
         })
+    }
+
+    /// The id of the provider the tools' tokens come from.
+    pub fn provider_id(&self) -> Result<ProviderId, ConfigError> {
+        let id = match self.tools {
+            ToolSet::Cloudflare => CLOUDFLARE_PROVIDER,
+            _ => "notes",
+        };
+        ProviderId::new(id).map_err(|error| invalid("SCOPEUP_PROVIDER", error))
     }
 
     /// The provider these settings describe, with `redirect_uri` (the engine's). Discovery
@@ -220,8 +248,13 @@ impl Settings {
         http: &dyn HttpClient,
         redirect_uri: Url,
     ) -> Result<Provider, ConfigError> {
-        let id =
-            ProviderId::new(PROVIDER_ID).map_err(|error| invalid("SCOPEUP_PROVIDER", error))?;
+        let id = self.provider_id()?;
+        let catalog = || self.catalog.clone().unwrap_or_else(notes_catalog);
+        let baseline = || {
+            self.baseline
+                .clone()
+                .unwrap_or_else(|| ScopeSet::parse(NOTES_BASELINE).unwrap_or_default())
+        };
         match &self.provider {
             ProviderSource::Endpoints {
                 issuer,
@@ -241,8 +274,8 @@ impl Settings {
                 client_secret: self.client_secret.clone(),
                 client_auth: ClientAuthMethod::Basic,
                 redirect_uri,
-                catalog: self.catalog.clone(),
-                baseline: self.baseline.clone(),
+                catalog: catalog(),
+                baseline: baseline(),
                 identity: IdentityLookup::userinfo(userinfo.clone()),
                 iss_parameter_supported: true,
             })),
@@ -256,31 +289,34 @@ impl Settings {
                     client_id: self.client_id.clone(),
                     client_secret: self.client_secret.clone(),
                     redirect_uri,
-                    catalog: self.catalog.clone(),
-                    baseline: self.baseline.clone(),
+                    catalog: catalog(),
+                    baseline: baseline(),
                 };
                 ProviderConfig::from_metadata(&metadata, settings)
                     .map(Provider::generic)
                     .map_err(|error| invalid("SCOPEUP_ISSUER", error))
             }
-            ProviderSource::Preset { name } => preset_provider(name, self, redirect_uri),
+            ProviderSource::Cloudflare => {
+                let mut client = PresetClient::new(
+                    self.client_id.clone(),
+                    self.client_secret.clone(),
+                    redirect_uri,
+                )
+                .with_id(id);
+                if let Some(catalog) = &self.catalog {
+                    client = client.with_catalog(catalog.clone());
+                }
+                if let Some(baseline) = &self.baseline {
+                    client = client.with_baseline(baseline.clone());
+                }
+                presets::cloudflare(client).map_err(|error| invalid("SCOPEUP_PROVIDER", error))
+            }
         }
     }
 }
 
-/// The provider presets this Worker knows by name in `SCOPEUP_PROVIDER`. Every preset of
-/// `scopeup-oauth` that the Worker offers is listed here; the provider's own settings (client
-/// id and secret, redirect URI) come from `settings`.
-fn preset_provider(
-    name: &str,
-    _settings: &Settings,
-    _redirect_uri: Url,
-) -> Result<Provider, ConfigError> {
-    Err(ConfigError::Invalid {
-        name: "SCOPEUP_PROVIDER",
-        reason: format!("no preset named `{name}`; use `{GENERIC_PROVIDER}`"),
-    })
-}
+/// The scopes a first connect asks for with the notes tools, unless the variables say.
+const NOTES_BASELINE: &str = "notes:read offline_access";
 
 impl TokenTable {
     /// Parses `token=subject[:account],…`. Without an account, the subject is also the upstream
@@ -396,6 +432,69 @@ mod tests {
         assert!(table.principal(None).is_none());
         assert!(TokenTable::parse("short=alice").is_err());
         assert!(TokenTable::parse("").is_err());
+    }
+
+    /// The settings of a deployment with the Cloudflare preset: no issuer, no endpoints, no API
+    /// base.
+    fn cloudflare_deployment(name: &str) -> Option<String> {
+        let value = match name {
+            "SCOPEUP_PUBLIC_URL" => "https://mcp.example.com/",
+            "SCOPEUP_CLIENT_ID" => "client",
+            "SCOPEUP_SEALING_KEYS" => "k1:qmbtvWpPSBJoUdBYFvBZ1cJX3F/QLQKBqy44TVlH2sk=",
+            "SCOPEUP_REQUEST_STATE_KEY" => "qmbtvWpPSBJoUdBYFvBZ1cJX3F/QLQKBqy44TVlH2sk=",
+            "MCP_TOKENS" => "token-of-alice-0123456789=alice",
+            _ => return None,
+        };
+        Some(value.to_owned())
+    }
+
+    #[tokio::test]
+    async fn cloudflare_is_the_default_provider_with_its_own_tools() {
+        let settings = Settings::from_lookup(cloudflare_deployment).unwrap();
+        assert_eq!(settings.tools, ToolSet::Cloudflare);
+        assert_eq!(settings.api_base.as_str(), "https://api.cloudflare.com/");
+
+        let redirect_uri = Url::parse("https://mcp.example.com/oauth/callback").unwrap();
+        let http = NoNetwork;
+        let provider = settings.provider(&http, redirect_uri).await.unwrap();
+        assert_eq!(provider.config.id.as_str(), "cloudflare");
+        assert_eq!(
+            provider.config.authorization_endpoint.as_str(),
+            "https://dash.cloudflare.com/oauth2/auth"
+        );
+        assert_eq!(provider.config.catalog.limit(), Some(76));
+    }
+
+    #[test]
+    fn a_provider_without_tools_is_refused_by_name() {
+        let error = Settings::from_lookup(|name| match name {
+            "SCOPEUP_PROVIDER" => Some("github".to_owned()),
+            other => cloudflare_deployment(other),
+        })
+        .unwrap_err();
+        assert!(
+            matches!(
+                error,
+                ConfigError::Invalid {
+                    name: "SCOPEUP_PROVIDER",
+                    ..
+                }
+            ),
+            "{error}"
+        );
+    }
+
+    /// An HTTP client for settings that must not need the network.
+    struct NoNetwork;
+
+    #[async_trait::async_trait]
+    impl HttpClient for NoNetwork {
+        async fn send(
+            &self,
+            _request: scopeup_core::HttpRequest,
+        ) -> Result<scopeup_core::HttpResponse, scopeup_core::HttpError> {
+            panic!("the Cloudflare preset needs no discovery")
+        }
     }
 
     #[test]

@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use scopeup::{Engine, EngineConfig};
-use scopeup_core::{HttpClient, ProviderId};
+use scopeup_core::HttpClient;
 use scopeup_worker::{FetchHttpClient, WorkerClock, WorkerRandom, WorkerSleep, WorkerStore};
 use worker::{Context, Env, Headers, Request, Response, event};
 
-use crate::config::{PROVIDER_ID, Settings};
+use crate::config::Settings;
 use crate::mcp::McpServer;
 
 /// The Durable Object namespace binding of the store.
@@ -82,7 +82,8 @@ async fn mcp(
 
     let protocol = request.headers().get("mcp-protocol-version")?;
     let body = request.bytes().await?;
-    let provider = ProviderId::new(PROVIDER_ID)
+    let provider = settings
+        .provider_id()
         .map_err(|error| worker::Error::RustError(error.to_string()))?;
     let server = McpServer {
         engine,
@@ -90,6 +91,7 @@ async fn mcp(
         clock: &WorkerClock,
         state_key: &settings.request_state_key,
         provider,
+        tools: settings.tools,
         api_base: &settings.api_base,
     };
     let answer = server.handle(&principal, protocol.as_deref(), &body).await;

@@ -7,17 +7,17 @@ use rmcp::ErrorData;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ClientJsonRpcMessage, ClientRequest,
     ContentBlock, EmptyResult, ErrorCode, GetMeta as _, Implementation, InitializeResult,
-    JsonObject, ListToolsResult, ProtocolVersion, RequestMetaObject, ServerCapabilities,
-    ServerJsonRpcMessage, ServerResult, Tool, ToolsCapability,
+    ListToolsResult, ProtocolVersion, RequestMetaObject, ServerCapabilities, ServerJsonRpcMessage,
+    ServerResult, ToolsCapability,
 };
 use scopeup::{Engine, TokenStatus};
-use scopeup_core::{
-    Clock, HttpClient, HttpMethod, HttpRequest, HttpResponse, Principal, ProviderId, ScopeSet,
-};
+use scopeup_core::{Clock, HttpClient, HttpResponse, Principal, ProviderId, ScopeSet};
 use scopeup_mcp::{
     AnswerShape, ClientProfile, RequestStateKey, ToolRequest, answer, engine_error_result,
 };
-use serde_json::{Value, json};
+
+use crate::tools::{ToolSet, Upstream};
+use serde_json::Value;
 use url::Url;
 
 /// The largest JSON-RPC message accepted, in bytes.
@@ -35,7 +35,7 @@ pub struct McpAnswer {
     pub body: Option<String>,
 }
 
-/// The notes tools, answering one JSON-RPC message at a time.
+/// The Worker's tools, answering one JSON-RPC message at a time.
 pub struct McpServer<'a> {
     /// The scopeup engine.
     pub engine: &'a Engine,
@@ -47,7 +47,9 @@ pub struct McpServer<'a> {
     pub state_key: &'a RequestStateKey,
     /// The provider the tools' tokens come from.
     pub provider: ProviderId,
-    /// The notes API's base URL.
+    /// The tools offered.
+    pub tools: ToolSet,
+    /// The base URL of the API the tools call.
     pub api_base: &'a Url,
 }
 
@@ -87,7 +89,7 @@ impl McpServer<'_> {
             }
             ClientRequest::PingRequest(_) => Ok(ServerResult::EmptyResult(EmptyResult {})),
             ClientRequest::ListToolsRequest(_) => Ok(ServerResult::ListToolsResult(
-                ListToolsResult::with_all_items(tools()),
+                ListToolsResult::with_all_items(self.tools.tools()),
             )),
             ClientRequest::CallToolRequest(request) => self
                 .call_tool(principal, protocol_header, &meta, request.params)
@@ -115,7 +117,12 @@ impl McpServer<'_> {
         meta: &RequestMetaObject,
         params: CallToolRequestParams,
     ) -> Result<CallToolResponse, ErrorData> {
-        let upstream = self.upstream_request(&params.name, params.arguments.as_ref())?;
+        let Upstream {
+            request: upstream,
+            call,
+        } = self
+            .tools
+            .request(self.api_base, &params.name, params.arguments.as_ref())?;
         let request = ToolRequest::new(&params.name, params.arguments.as_ref())
             .with_request_state(params.request_state.as_deref());
         if let Some(state) = request.request_state {
@@ -163,62 +170,12 @@ impl McpServer<'_> {
         }
         match self
             .engine
-            .handle_refusal(principal, &self.provider, &response, &held)
+            .handle_refused_call(principal, &self.provider, &call, &response, &held)
             .await
         {
             Ok(outcome) => answer(&outcome, shape, self.state_key, principal, &request),
             Err(error) => Ok(engine_error_result(&error).into()),
         }
-    }
-
-    /// The API request a tool call makes, without its token.
-    fn upstream_request(
-        &self,
-        tool: &str,
-        arguments: Option<&JsonObject>,
-    ) -> Result<HttpRequest, ErrorData> {
-        let argument = |name: &str| arguments.and_then(|arguments| arguments.get(name));
-        match tool {
-            "list_notes" => Ok(HttpRequest::new(
-                HttpMethod::Get,
-                self.api_url("api/notes")?,
-            )),
-            "create_note" => {
-                let Some(Value::String(title)) = argument("title") else {
-                    return Err(ErrorData::invalid_params("`title` must be a string", None));
-                };
-                let body = match argument("body") {
-                    None => "",
-                    Some(Value::String(body)) => body.as_str(),
-                    Some(_) => {
-                        return Err(ErrorData::invalid_params("`body` must be a string", None));
-                    }
-                };
-                let mut request = HttpRequest::new(HttpMethod::Post, self.api_url("api/notes")?)
-                    .with_header("content-type", "application/json");
-                request.body = json!({ "title": title, "body": body })
-                    .to_string()
-                    .into_bytes();
-                Ok(request)
-            }
-            "delete_note" => {
-                let Some(id) = argument("id").and_then(Value::as_u64) else {
-                    return Err(ErrorData::invalid_params("`id` must be a note id", None));
-                };
-                let url = self.api_url(&format!("api/notes/{id}"))?;
-                Ok(HttpRequest::new(HttpMethod::Delete, url))
-            }
-            _ => Err(ErrorData::invalid_params(
-                format!("no tool named `{tool}`"),
-                None,
-            )),
-        }
-    }
-
-    fn api_url(&self, path: &str) -> Result<Url, ErrorData> {
-        let base = self.api_base.as_str().trim_end_matches('/');
-        Url::parse(&format!("{base}/{path}"))
-            .map_err(|_| ErrorData::internal_error("the notes API URL is not valid", None))
     }
 }
 
@@ -239,48 +196,10 @@ fn initialize(requested: &ProtocolVersion) -> ServerResult {
             env!("CARGO_PKG_VERSION"),
         ))
         .with_instructions(
-            "Notes tools. When a tool answers that a scope is missing, give the user the link; \
-             retry after they finish.",
+            "When a tool answers that a scope is missing, give the user the link; retry after \
+             they finish.",
         );
     ServerResult::InitializeResult(result)
-}
-
-/// The tools and their input schemas.
-pub fn tools() -> Vec<Tool> {
-    let schema = |value: Value| match value {
-        Value::Object(object) => object,
-        _ => JsonObject::new(),
-    };
-    vec![
-        Tool::new(
-            "list_notes",
-            "List your notes. Needs the notes:read scope.",
-            schema(json!({ "type": "object", "properties": {} })),
-        ),
-        Tool::new(
-            "create_note",
-            "Create a note with a title and a body. Needs the notes:write scope.",
-            schema(json!({
-                "type": "object",
-                "properties": {
-                    "title": { "type": "string", "description": "The note's title." },
-                    "body": { "type": "string", "description": "The note's text." },
-                },
-                "required": ["title"],
-            })),
-        ),
-        Tool::new(
-            "delete_note",
-            "Delete a note by its id. Needs the notes:delete scope.",
-            schema(json!({
-                "type": "object",
-                "properties": {
-                    "id": { "type": "integer", "description": "The id of the note to delete." },
-                },
-                "required": ["id"],
-            })),
-        ),
-    ]
 }
 
 fn success(response: &HttpResponse) -> CallToolResult {
@@ -321,6 +240,8 @@ fn json_answer(status: u16, message: &ServerJsonRpcMessage) -> McpAnswer {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
@@ -373,14 +294,5 @@ mod tests {
             },
         }));
         assert_eq!(answer_shape(&form_only, None), AnswerShape::ToolResultLink);
-    }
-
-    #[test]
-    fn every_tool_has_an_object_schema() {
-        let tools = tools();
-        assert_eq!(tools.len(), 3);
-        for tool in tools {
-            assert_eq!(tool.input_schema.get("type"), Some(&json!("object")));
-        }
     }
 }
