@@ -200,32 +200,21 @@ fn sealing(criterion: &mut Criterion, runtime: &tokio::runtime::Runtime) {
     let plain_key = StoreKey::hashed("grant", &["plain"]);
 
     let mut group = criterion.benchmark_group("seal");
-    group.bench_function("sealed_put", |bencher| {
-        bencher.to_async(runtime).iter(|| async {
-            sealed
-                .put(&sealed_key, value.clone(), Some(TTL))
-                .await
-                .unwrap();
+    for (name, store, key) in [
+        ("sealed", &sealed as &dyn Store, &sealed_key),
+        ("plain", plain.as_ref(), &plain_key),
+    ] {
+        group.bench_function(format!("{name}_put"), |bencher| {
+            bencher.to_async(runtime).iter(|| async {
+                store.put(key, value.clone(), Some(TTL)).await.unwrap();
+            });
         });
-    });
-    group.bench_function("plain_put", |bencher| {
-        bencher.to_async(runtime).iter(|| async {
-            plain
-                .put(&plain_key, value.clone(), Some(TTL))
-                .await
-                .unwrap();
+        group.bench_function(format!("{name}_get"), |bencher| {
+            bencher
+                .to_async(runtime)
+                .iter(|| async { black_box(store.get(key).await.unwrap().unwrap()) });
         });
-    });
-    group.bench_function("sealed_get", |bencher| {
-        bencher
-            .to_async(runtime)
-            .iter(|| async { black_box(sealed.get(&sealed_key).await.unwrap().unwrap()) });
-    });
-    group.bench_function("plain_get", |bencher| {
-        bencher
-            .to_async(runtime)
-            .iter(|| async { black_box(plain.get(&plain_key).await.unwrap().unwrap()) });
-    });
+    }
     group.finish();
 }
 

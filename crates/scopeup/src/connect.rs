@@ -352,13 +352,11 @@ impl Engine {
         let catalog = &provider.config.catalog;
         let text = self.text();
         let host = self.inner.config.host_name.as_str();
-        let names = [
-            ("host", host),
-            ("provider", provider.config.display_name.as_str()),
-        ];
+        let provider_name = ("provider", provider.config.display_name.as_str());
+        let names = [("host", host), provider_name];
         let limit_note = catalog.limit().map(|limit| {
             let limit = limit.to_string();
-            fill(&text.limit_note, &[names[1], ("limit", &limit)])
+            fill(&text.limit_note, &[provider_name, ("limit", &limit)])
         });
         let view = PickerPage {
             css: pages::css(),

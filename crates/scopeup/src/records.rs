@@ -117,9 +117,7 @@ pub(crate) async fn load<T: DeserializeOwned>(
     let Some(bytes) = store.get(key).await? else {
         return Ok(None);
     };
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(EngineError::Record)
+    decode(&bytes).map(Some)
 }
 
 pub(crate) async fn save<T: Serialize>(
@@ -139,9 +137,7 @@ pub(crate) async fn take<T: DeserializeOwned>(
     let Some(bytes) = store.take(key).await? else {
         return Ok(None);
     };
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(EngineError::Record)
+    decode(&bytes).map(Some)
 }
 
 /// Creates `value` under `key` only if nothing live is there. Returns whether it was created.
@@ -171,7 +167,7 @@ where
     for _ in 0..MAX_UPDATE_ATTEMPTS {
         let current = store.get(key).await?;
         let decoded = match &current {
-            Some(bytes) => Some(serde_json::from_slice(bytes).map_err(EngineError::Record)?),
+            Some(bytes) => Some(decode(bytes)?),
             None => None,
         };
         let (next, result) = change(decoded)?;
@@ -198,7 +194,7 @@ pub(crate) async fn remove_if<T: DeserializeOwned>(
     let Some(bytes) = store.get(key).await? else {
         return Ok(false);
     };
-    let current: T = serde_json::from_slice(&bytes).map_err(EngineError::Record)?;
+    let current: T = decode(&bytes)?;
     if !still(&current) {
         return Ok(false);
     }
@@ -221,4 +217,9 @@ pub(crate) async fn release<T: Serialize>(
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, EngineError> {
     serde_json::to_vec(value).map_err(EngineError::Record)
+}
+
+/// A record as `encode` wrote it.
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, EngineError> {
+    serde_json::from_slice(bytes).map_err(EngineError::Record)
 }

@@ -404,8 +404,7 @@ impl Engine {
         }
 
         let opened = Zeroizing::new(self.inner.store.open_record(key, &record)?);
-        let grant: Grant = serde_json::from_slice(&opened).map_err(EngineError::Record)?;
-        let grant = Arc::new(grant);
+        let grant = Arc::new(records::decode::<Grant>(&opened)?);
         self.inner.grants.insert(key, record, grant.clone());
         Ok(Some(grant))
     }

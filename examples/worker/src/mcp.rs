@@ -11,12 +11,14 @@ use rmcp::model::{
     ServerResult, ToolsCapability,
 };
 use scopeup::{Engine, TokenStatus};
-use scopeup_core::{Clock, HttpClient, HttpResponse, Principal, ProviderId, ScopeSet};
+use scopeup_core::{
+    Clock, HttpClient, HttpResponse, Principal, ProviderId, ScopeSet, UpstreamCall,
+};
 use scopeup_mcp::{
     AnswerShape, ClientProfile, RequestStateKey, ToolRequest, answer, engine_error_result,
 };
 
-use crate::tools::{ToolSet, Upstream};
+use crate::tools::ToolSet;
 use serde_json::Value;
 use url::Url;
 
@@ -117,12 +119,11 @@ impl McpServer<'_> {
         meta: &RequestMetaObject,
         params: CallToolRequestParams,
     ) -> Result<CallToolResponse, ErrorData> {
-        let Upstream {
-            request: upstream,
-            call,
-        } = self
-            .tools
-            .request(self.api_base, &params.name, params.arguments.as_ref())?;
+        let upstream =
+            self.tools
+                .request(self.api_base, &params.name, params.arguments.as_ref())?;
+        // The method and URL, for a classifier that judges a refusal by the call it refused.
+        let call = UpstreamCall::new(upstream.method, upstream.url.clone());
         let request = ToolRequest::new(&params.name, params.arguments.as_ref())
             .with_request_state(params.request_state.as_deref());
         if let Some(state) = request.request_state {
@@ -260,7 +261,17 @@ mod tests {
     }
 
     /// The meta of a `tools/call` as it arrives: rmcp keeps it in the envelope, not the params.
-    fn meta_of(body: Value) -> RequestMetaObject {
+    fn meta_of(capabilities: Value) -> RequestMetaObject {
+        let body = json!({
+            "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {
+                "name": "delete_note", "arguments": {"id": 1},
+                "_meta": {
+                    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                    "io.modelcontextprotocol/clientCapabilities": capabilities,
+                },
+            },
+        });
         let message: ClientJsonRpcMessage = serde_json::from_value(body).unwrap();
         let (request, _) = message.into_request().unwrap();
         request.get_meta().clone()
@@ -268,31 +279,13 @@ mod tests {
 
     #[test]
     fn a_stateless_client_is_profiled_from_the_meta_of_its_call() {
-        let meta = meta_of(json!({
-            "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-            "params": {
-                "name": "delete_note", "arguments": {"id": 1},
-                "_meta": {
-                    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                    "io.modelcontextprotocol/clientCapabilities": {"elicitation": {"url": {}}},
-                },
-            },
-        }));
+        let meta = meta_of(json!({"elicitation": {"url": {}}}));
         assert_eq!(
             answer_shape(&meta, Some("2025-11-25")),
             AnswerShape::InputRequired
         );
 
-        let form_only = meta_of(json!({
-            "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-            "params": {
-                "name": "delete_note", "arguments": {"id": 1},
-                "_meta": {
-                    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                    "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}},
-                },
-            },
-        }));
+        let form_only = meta_of(json!({"elicitation": {}}));
         assert_eq!(answer_shape(&form_only, None), AnswerShape::ToolResultLink);
     }
 }

@@ -5,7 +5,7 @@
 
 use rmcp::ErrorData;
 use rmcp::model::{JsonObject, Tool};
-use scopeup_core::{HttpMethod, HttpRequest, UpstreamCall};
+use scopeup_core::{HttpMethod, HttpRequest};
 use serde_json::{Value, json};
 use url::Url;
 
@@ -19,15 +19,6 @@ pub enum ToolSet {
     Cloudflare,
     /// The demo notes API: list, create and delete notes.
     Notes,
-}
-
-/// A tool's upstream request, with the call a classifier can judge a refusal of.
-#[derive(Debug)]
-pub struct Upstream {
-    /// The request, without its token.
-    pub request: HttpRequest,
-    /// The method and URL, for the classifier.
-    pub call: UpstreamCall,
 }
 
 impl ToolSet {
@@ -47,13 +38,13 @@ impl ToolSet {
         }
     }
 
-    /// The upstream request of `tool` with `arguments`, against `api_base`.
+    /// The upstream request of `tool` with `arguments`, against `api_base`, without its token.
     pub fn request(
         self,
         api_base: &Url,
         tool: &str,
         arguments: Option<&JsonObject>,
-    ) -> Result<Upstream, ErrorData> {
+    ) -> Result<HttpRequest, ErrorData> {
         let argument = |name: &str| arguments.and_then(|arguments| arguments.get(name));
         let (method, path, body) = match (self, tool) {
             (Self::Cloudflare, "whoami") => (HttpMethod::Get, "client/v4/user".to_owned(), None),
@@ -105,15 +96,12 @@ impl ToolSet {
         let base = api_base.as_str().trim_end_matches('/');
         let url = Url::parse(&format!("{base}/{path}"))
             .map_err(|_| ErrorData::internal_error("the API's URL is not valid", None))?;
-        let mut request = HttpRequest::new(method, url.clone());
+        let mut request = HttpRequest::new(method, url);
         if let Some(body) = body {
             request = request.with_header("content-type", "application/json");
             request.body = body.to_string().into_bytes();
         }
-        Ok(Upstream {
-            request,
-            call: UpstreamCall::new(method, url),
-        })
+        Ok(request)
     }
 }
 
@@ -213,7 +201,7 @@ fn notes_tools() -> Vec<Tool> {
 
 #[cfg(test)]
 mod tests {
-    use scopeup_core::{HttpResponse, Refusal, ScopeSet};
+    use scopeup_core::{HttpResponse, Refusal, ScopeSet, UpstreamCall};
     use scopeup_oauth::presets::{self, PresetClient};
 
     use super::*;
@@ -235,7 +223,7 @@ mod tests {
                     "zone_id": ZONE, "account_id": ZONE, "title": "t", "id": 1,
                 }));
                 let upstream = set.request(&base, &tool.name, Some(&given)).unwrap();
-                assert!(upstream.request.url.as_str().starts_with(base.as_str()));
+                assert!(upstream.url.as_str().starts_with(base.as_str()));
             }
         }
     }
@@ -270,9 +258,8 @@ mod tests {
         );
         let held = ScopeSet::parse("user:read account:read offline_access").unwrap();
 
-        let refusal = provider
-            .behaviour
-            .classify_call(&upstream.call, &refused, &held);
+        let call = UpstreamCall::new(upstream.method, upstream.url);
+        let refusal = provider.behaviour.classify_call(&call, &refused, &held);
 
         let Refusal::MissingScope(missing) = refusal else {
             panic!("expected a missing scope, got {refusal:?}");
