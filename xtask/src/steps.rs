@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::Context as _;
 
 use crate::suite::{Outcome, Step, cargo, command_line, run_command, succeeds_quietly};
-use crate::worker;
+use crate::{publish, worker};
 
 /// What CI runs, in order.
 pub(crate) const CI: &[Step] = &[
@@ -19,6 +19,8 @@ pub(crate) const CI: &[Step] = &[
     Step::new("docs", docs),
     Step::new("deny", deny),
     Step::new("deny advisories", deny_advisories),
+    Step::new("package", publish::package),
+    Step::new("msrv", publish::msrv),
     Step::new("wasm32 check", worker::wasm_check),
     Step::new("worker build", worker::build),
     Step::new("worker e2e", worker::e2e),

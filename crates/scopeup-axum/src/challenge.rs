@@ -141,10 +141,8 @@ where
             let Ok(bytes) = axum::body::to_bytes(body, MAX_RPC_BYTES).await else {
                 return Ok(StatusCode::PAYLOAD_TOO_LARGE.into_response());
             };
-            let needed = called_tool(&bytes).and_then(|tool| shared.tools.get(&tool));
-            if let Some(challenge) =
-                needed.and_then(|needed| shared.settings.challenge(&held.0, needed))
-            {
+            let needed = needed_scopes(&bytes, &shared.tools);
+            if let Some(challenge) = shared.settings.challenge(&held.0, &needed) {
                 tracing::debug!(missing = %challenge.missing, "answering a tool call with a step-up challenge");
                 return Ok(forbidden(&challenge.header_value, &challenge.message));
             }
@@ -155,13 +153,23 @@ where
     }
 }
 
-// The tool named by a single JSON-RPC `tools/call` request.
-fn called_tool(body: &[u8]) -> Option<String> {
-    let message: serde_json::Value = serde_json::from_slice(body).ok()?;
-    if message.get("method")?.as_str()? != "tools/call" {
-        return None;
-    }
-    message.pointer("/params/name")?.as_str().map(str::to_owned)
+// The scopes every `tools/call` in the JSON-RPC body needs: one message, or each message of a
+// batch (protocol versions before 2025-06-18 allow batches), so that no call rides past the
+// challenge inside one. A body that is not JSON needs nothing here; the MCP service refuses it.
+fn needed_scopes(body: &[u8], tools: &BTreeMap<String, ScopeSet>) -> ScopeSet {
+    let Ok(body) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return ScopeSet::new();
+    };
+    let messages = match &body {
+        serde_json::Value::Array(batch) => batch.as_slice(),
+        message => std::slice::from_ref(message),
+    };
+    messages
+        .iter()
+        .filter(|message| message.get("method").and_then(|m| m.as_str()) == Some("tools/call"))
+        .filter_map(|message| message.pointer("/params/name")?.as_str())
+        .filter_map(|tool| tools.get(tool))
+        .fold(ScopeSet::new(), |needed, scopes| needed.union(scopes))
 }
 
 fn forbidden(header_value: &str, message: &str) -> Response {
@@ -274,6 +282,23 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(text(response).await, "tool ran");
+    }
+
+    #[tokio::test]
+    async fn a_tool_call_inside_a_batch_gets_the_challenge_too() {
+        let batch = serde_json::json!([
+            {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+             "params": {"name": "list_notes", "arguments": {}}},
+            {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+             "params": {"name": "create_note", "arguments": {}}},
+        ]);
+        let request = Request::post("/mcp")
+            .header("content-type", "application/json")
+            .body(Body::from(batch.to_string()))
+            .unwrap();
+        let response = app(Delivery::Transport).oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert!(text(response).await.contains("`notes:write`"));
     }
 
     #[tokio::test]

@@ -19,11 +19,15 @@
 //! In challenge mode, [`ChallengeLayer`] answers tool calls whose MCP token lacks a scope with
 //! the standard `403` step-up challenge and serves the RFC 9728 protected resource metadata.
 //!
+//! [`guide`] walks from an empty crate to a working integration in your own axum MCP server.
+//!
 //! # Features
 //!
 //! This crate has no optional features.
 
 mod challenge;
+#[doc = include_str!("guide.md")]
+pub mod guide {}
 
 use std::sync::Arc;
 
@@ -36,6 +40,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use scopeup::{CallbackParams, Engine, Page};
 use scopeup_core::Principal;
+use scopeup_core::www_authenticate::BearerChallenge;
+use url::Url;
 
 pub use challenge::{ChallengeLayer, ChallengeService, MAX_RPC_BYTES};
 
@@ -53,28 +59,56 @@ pub fn routes(engine: Engine) -> Router {
 }
 
 /// Tells who is calling: the host's own authentication (a session, a bearer token it issued).
+///
+/// Asynchronous, so that a resolver can look a session or an opaque token up in its own store.
+#[async_trait::async_trait]
 pub trait PrincipalResolver: Send + Sync {
     /// The principal making this request, or `None` when it is not authenticated.
-    fn resolve(&self, headers: &HeaderMap) -> Option<Principal>;
+    async fn resolve(&self, headers: &HeaderMap) -> Option<Principal>;
+
+    /// The URL of the MCP server's protected resource metadata (RFC 9728), where the host
+    /// publishes one: the `401` then names it, so that an MCP client can find the
+    /// authorization server. `None` by default.
+    fn resource_metadata(&self) -> Option<&Url> {
+        None
+    }
 }
 
 /// Middleware: resolves the principal and inserts it into the request's extensions, or answers
 /// `401` with a Bearer challenge. Use with `axum::middleware::from_fn_with_state`.
+///
+/// As RFC 6750 §3.1 asks, the challenge carries `error="invalid_token"` only when the request
+/// sent credentials; a request without an `Authorization` header gets a bare `Bearer`
+/// challenge. Either names the resolver's [`PrincipalResolver::resource_metadata`].
 pub async fn require_principal(
     State(resolver): State<Arc<dyn PrincipalResolver>>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    let Some(principal) = resolver.resolve(request.headers()) else {
-        let challenge = HeaderValue::from_static("Bearer error=\"invalid_token\"");
-        return (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, challenge)],
-        )
-            .into_response();
+    let Some(principal) = resolver.resolve(request.headers()).await else {
+        return unauthorized(request.headers(), resolver.resource_metadata());
     };
     request.extensions_mut().insert(principal);
     next.run(request).await
+}
+
+fn unauthorized(headers: &HeaderMap, resource_metadata: Option<&Url>) -> Response {
+    let resource_metadata = resource_metadata.map(Url::to_string);
+    let challenge = if headers.contains_key(header::AUTHORIZATION) {
+        BearerChallenge::invalid_token(resource_metadata)
+    } else {
+        BearerChallenge::authentication_required(resource_metadata)
+    };
+    let mut response = StatusCode::UNAUTHORIZED.into_response();
+    match HeaderValue::from_str(&challenge.to_string()) {
+        Ok(value) => {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
+        }
+        Err(_) => tracing::warn!("a challenge could not be sent as a header value"),
+    }
+    response
 }
 
 /// Turns an engine page into a response with its status and headers.
@@ -161,7 +195,80 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use tower::ServiceExt as _;
+
     use super::*;
+
+    struct OneToken(Option<Url>);
+
+    #[async_trait::async_trait]
+    impl PrincipalResolver for OneToken {
+        async fn resolve(&self, headers: &HeaderMap) -> Option<Principal> {
+            let value = headers.get(header::AUTHORIZATION)?;
+            (value == "Bearer alice-token").then(|| Principal::new("alice").unwrap())
+        }
+
+        fn resource_metadata(&self) -> Option<&Url> {
+            self.0.as_ref()
+        }
+    }
+
+    async fn answer(resolver: OneToken, authorization: Option<&str>) -> Response {
+        let resolver: Arc<dyn PrincipalResolver> = Arc::new(resolver);
+        let app = Router::new()
+            .route(
+                "/mcp",
+                get(|principal: axum::Extension<Principal>| async move {
+                    principal.0.subject().to_owned()
+                }),
+            )
+            .layer(axum::middleware::from_fn_with_state(
+                resolver,
+                require_principal,
+            ));
+        let mut request = Request::get("/mcp");
+        if let Some(authorization) = authorization {
+            request = request.header(header::AUTHORIZATION, authorization);
+        }
+        app.oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_resolved_principal_reaches_the_handler() {
+        let response = answer(OneToken(None), Some("Bearer alice-token")).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
+        assert_eq!(&body[..], b"alice");
+    }
+
+    #[tokio::test]
+    async fn a_request_without_credentials_gets_a_challenge_without_an_error_code() {
+        let metadata =
+            Url::parse("https://mcp.example.com/.well-known/oauth-protected-resource/mcp").unwrap();
+        let response = answer(OneToken(Some(metadata)), None).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            response.headers()[header::WWW_AUTHENTICATE],
+            r#"Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp""#
+        );
+
+        let response = answer(OneToken(None), None).await;
+        assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer");
+    }
+
+    #[tokio::test]
+    async fn a_request_with_unknown_credentials_gets_invalid_token() {
+        let response = answer(OneToken(None), Some("Bearer mallory-token")).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            response.headers()[header::WWW_AUTHENTICATE],
+            r#"Bearer error="invalid_token""#
+        );
+    }
 
     #[test]
     fn cookies_are_found_among_several_headers() {

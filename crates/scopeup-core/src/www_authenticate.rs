@@ -174,7 +174,11 @@ pub fn render_challenges(challenges: &[Challenge]) -> String {
 }
 
 /// The parameters of a Bearer challenge that scopeup acts on.
+///
+/// Non-exhaustive, since RFCs keep adding parameters: start from a constructor or
+/// [`BearerChallenge::default`] and set fields.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BearerChallenge {
     /// `realm`.
     pub realm: Option<String>,
@@ -250,6 +254,26 @@ impl BearerChallenge {
         Self {
             error: Some("insufficient_scope".to_owned()),
             scope: Some(scope),
+            resource_metadata,
+            ..Self::default()
+        }
+    }
+
+    /// The challenge for a request that carried no credentials: no error code, as RFC 6750
+    /// §3.1 asks, and the resource metadata URL where given (RFC 9728 §5.1), so that the client
+    /// can find the authorization server.
+    pub fn authentication_required(resource_metadata: Option<String>) -> Self {
+        Self {
+            resource_metadata,
+            ..Self::default()
+        }
+    }
+
+    /// An `invalid_token` challenge: the credentials sent were expired, revoked or not
+    /// recognized (RFC 6750 §3.1).
+    pub fn invalid_token(resource_metadata: Option<String>) -> Self {
+        Self {
+            error: Some("invalid_token".to_owned()),
             resource_metadata,
             ..Self::default()
         }

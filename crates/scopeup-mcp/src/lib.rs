@@ -99,4 +99,4 @@ pub use notify::{ELICITATION_COMPLETE_METHOD, elicitation_complete_notification}
 pub use profile::{AnswerShape, ClientProfile};
 pub use request_state::{RequestStateKey, seal_request_state, verify_request_state};
 #[cfg(all(feature = "server", not(target_arch = "wasm32")))]
-pub use server::{ScopeupMcp, UpstreamResult};
+pub use server::{ScopeupMcp, UpstreamResult, request_principal};

@@ -10,7 +10,10 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer};
 use scopeup::{Connection, Engine, RefusalOutcome, TokenStatus};
 use scopeup_core::ports::SystemClock;
-use scopeup_core::{Clock, HttpResponse, Principal, ProviderId, Refusal, ScopeSet, UpstreamCall};
+use scopeup_core::{
+    Clock, HttpClient, HttpRequest, HttpResponse, Principal, ProviderId, Refusal, ScopeSet,
+    UpstreamCall,
+};
 use serde_json::json;
 
 use crate::answer::{ToolRequest, answer, engine_error_result, error_result};
@@ -43,6 +46,40 @@ pub enum UpstreamResult {
     /// The call failed before an answer arrived (timeout, connection refused); a sentence for
     /// the user.
     Failed(String),
+}
+
+impl UpstreamResult {
+    /// The result of an API call that `response` answered: on a `2xx` status, the body as the
+    /// tool's text (`Done.` when empty); on any other, a refusal for the engine to classify
+    /// with the `call` it answered. For an API that refuses with a success status (Slack's
+    /// `"ok": false`), build the result yourself.
+    pub fn from_response(call: UpstreamCall, response: HttpResponse) -> Self {
+        if !response.is_success() {
+            return Self::RefusedCall(call, response);
+        }
+        let text = match response.body.is_empty() {
+            true => "Done.".to_owned(),
+            false => String::from_utf8_lossy(&response.body).into_owned(),
+        };
+        Self::Done(CallToolResult::success(vec![
+            rmcp::model::ContentBlock::text(text),
+        ]))
+    }
+}
+
+/// The principal the host's authentication put in the HTTP request's extensions
+/// (`scopeup_axum::require_principal` does), which rmcp's Streamable HTTP server hands to
+/// tools. A tool called without one gets an `invalid_request` error: its route was left
+/// outside the authentication middleware.
+pub fn request_principal(context: &RequestContext<RoleServer>) -> Result<Principal, ErrorData> {
+    context
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Principal>())
+        .cloned()
+        .ok_or_else(|| {
+            ErrorData::invalid_request("the request carries no authenticated principal", None)
+        })
 }
 
 impl ScopeupMcp {
@@ -168,6 +205,40 @@ impl ScopeupMcp {
         self.answer_outcome(context, principal, request, outcome)
     }
 
+    /// [`ScopeupMcp::call_upstream`] for a tool whose upstream call is one HTTP request:
+    /// sends `api_request` through `http` with the principal's token as
+    /// `Authorization: Bearer`, and answers with [`UpstreamResult::from_response`]. The
+    /// engine's HTTP client is a fine `http`: it follows no redirect, so the token never
+    /// reaches another host, and it bounds the time and the body.
+    pub async fn send_upstream(
+        &self,
+        context: &RequestContext<RoleServer>,
+        principal: &Principal,
+        provider: &ProviderId,
+        request: ToolRequest<'_>,
+        http: &dyn HttpClient,
+        api_request: HttpRequest,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let call = UpstreamCall::new(api_request.method, api_request.url.clone());
+        self.call_upstream(context, principal, provider, request, |connection| {
+            let api_request = api_request.clone().with_header(
+                "authorization",
+                format!("Bearer {}", connection.access_token.expose_secret()),
+            );
+            let call = call.clone();
+            async move {
+                match http.send(api_request).await {
+                    Ok(response) => UpstreamResult::from_response(call, response),
+                    Err(error) => UpstreamResult::Failed(format!(
+                        "The API at {} could not be reached: {error}.",
+                        call.url.host_str().unwrap_or("its host")
+                    )),
+                }
+            }
+        })
+        .await
+    }
+
     /// The connection in a token status, or the outcome to answer with instead: a connect
     /// elicitation with the baseline scopes, or a reconnect one that says why the grant died.
     async fn usable(
@@ -275,4 +346,47 @@ fn finished(result: UpstreamResult) -> CallToolResponse {
 fn engine_failure(error: &scopeup::EngineError) -> CallToolResult {
     tracing::debug!(%error, "engine failed during a tool call");
     engine_error_result(error)
+}
+
+#[cfg(test)]
+mod tests {
+    use scopeup_core::HttpMethod;
+
+    use super::*;
+
+    fn call() -> UpstreamCall {
+        UpstreamCall::new(
+            HttpMethod::Get,
+            url::Url::parse("https://api.example.com/notes").unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_success_is_the_tools_answer_and_anything_else_a_refusal() {
+        let done = UpstreamResult::from_response(call(), HttpResponse::new(200).with_body("[1]"));
+        let UpstreamResult::Done(result) = done else {
+            panic!("a 200 is the answer: {done:?}");
+        };
+        assert_eq!(result.is_error, Some(false));
+        assert_eq!(
+            serde_json::to_value(&result.content).unwrap()[0]["text"],
+            "[1]"
+        );
+
+        let empty = UpstreamResult::from_response(call(), HttpResponse::new(204));
+        let UpstreamResult::Done(result) = empty else {
+            panic!("a 204 is the answer: {empty:?}");
+        };
+        assert_eq!(
+            serde_json::to_value(&result.content).unwrap()[0]["text"],
+            "Done."
+        );
+
+        let refused = UpstreamResult::from_response(call(), HttpResponse::new(403));
+        let UpstreamResult::RefusedCall(refused_call, response) = refused else {
+            panic!("a 403 is a refusal: {refused:?}");
+        };
+        assert_eq!(refused_call, call());
+        assert_eq!(response.status, 403);
+    }
 }

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use futures::StreamExt as _;
 use futures::future::{Either, select};
 use scopeup_core::{HttpClient, HttpError, HttpMethod, HttpRequest, HttpResponse};
 use worker::{
@@ -11,7 +10,7 @@ use worker::{
     RequestRedirect,
 };
 
-use crate::runtime::RuntimeError;
+use crate::runtime::{RuntimeError, read_limited};
 
 /// Limits for [`FetchHttpClient`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,17 +82,11 @@ impl FetchHttpClient {
         if declared.is_some_and(|length| length > limit as u64) {
             return Err(HttpError::BodyTooLarge { limit });
         }
-        let mut body = Vec::new();
-        if let Ok(mut stream) = response.stream() {
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk
-                    .map_err(|error| HttpError::Transport(Box::new(RuntimeError::new(error))))?;
-                if body.len() + chunk.len() > limit {
-                    return Err(HttpError::BodyTooLarge { limit });
-                }
-                body.extend_from_slice(&chunk);
-            }
-        }
+        // `stream` fails only for a response without a body (`null`, as a 204 has).
+        let body = read_limited(response.stream().ok(), limit)
+            .await
+            .map_err(|error| HttpError::Transport(Box::new(RuntimeError::new(error))))?
+            .ok_or(HttpError::BodyTooLarge { limit })?;
 
         Ok(HttpResponse {
             status,

@@ -7,6 +7,7 @@ use worker::{Headers, Request, Response};
 use crate::routes::{
     MAX_FORM_BYTES, Route, base_path, cookie_value, fetch_header_values, form_pairs, is_form,
 };
+use crate::runtime::read_limited;
 
 /// Serves `request` when it is for one of scopeup's routes (`/connect/{id}`, `/oauth/callback`
 /// under the engine's public URL); `None` leaves it to the host.
@@ -29,10 +30,18 @@ pub async fn serve(engine: &Engine, request: &mut Request) -> worker::Result<Opt
             if !is_form(content_type.as_deref()) {
                 return Response::error("expected a form submission", 415).map(Some);
             }
-            let body = request.bytes().await?;
-            if body.len() > MAX_FORM_BYTES {
+            let declared = request
+                .headers()
+                .get("content-length")?
+                .and_then(|length| length.parse::<u64>().ok());
+            let body = match declared {
+                Some(length) if length > MAX_FORM_BYTES as u64 => None,
+                // `stream` fails only for a request without a body.
+                _ => read_limited(request.stream().ok(), MAX_FORM_BYTES).await?,
+            };
+            let Some(body) = body else {
                 return Response::error("the form is too large", 413).map(Some);
-            }
+            };
             let fields = form_pairs(&body);
             engine
                 .connect_submit(&id, browser.as_deref(), &fields)

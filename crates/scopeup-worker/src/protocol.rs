@@ -151,11 +151,16 @@ impl std::fmt::Debug for Bytes {
     }
 }
 
+/// A value that should have been standard base64 and was not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not standard base64")]
+pub struct NotBase64;
+
 impl TryFrom<String> for Bytes {
-    type Error = base64::DecodeError;
+    type Error = NotBase64;
 
     fn try_from(text: String) -> Result<Self, Self::Error> {
-        STANDARD.decode(text).map(Self)
+        STANDARD.decode(text).map(Self).map_err(|_| NotBase64)
     }
 }
 

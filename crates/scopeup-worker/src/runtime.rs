@@ -4,6 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use futures::StreamExt as _;
 use scopeup_core::{Clock, Random, RandomError, Sleep, UnixTime};
 
 /// The time from `Date.now()`. Inside a Worker it advances only across I/O, which is all the
@@ -26,6 +27,27 @@ impl Sleep for WorkerSleep {
     async fn sleep(&self, duration: Duration) {
         worker::Delay::from(duration).await;
     }
+}
+
+/// Reads a body of at most `limit` bytes, chunk by chunk, so that a longer one is refused
+/// without being held whole: `Ok(None)` when it is longer. `None` for the stream is a body
+/// that is absent (`null` in the runtime), which reads as empty.
+pub(crate) async fn read_limited(
+    stream: Option<worker::ByteStream>,
+    limit: usize,
+) -> worker::Result<Option<Vec<u8>>> {
+    let mut body = Vec::new();
+    let Some(mut stream) = stream else {
+        return Ok(Some(body));
+    };
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        if body.len() + chunk.len() > limit {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
 }
 
 /// Random bytes from the runtime's `crypto.getRandomValues`.

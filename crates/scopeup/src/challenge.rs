@@ -271,11 +271,9 @@ impl ChallengeSettings {
                 ..
             } => not_coverable(name, reason, permissions),
             Refusal::Authentication { .. } => ChallengeOutcome::Authentication {
-                header_value: BearerChallenge {
-                    error: Some("invalid_token".to_owned()),
-                    resource_metadata: Some(self.resource_metadata_url().to_string()),
-                    ..BearerChallenge::default()
-                }
+                header_value: BearerChallenge::invalid_token(Some(
+                    self.resource_metadata_url().to_string(),
+                ))
                 .to_string(),
                 message: format!(
                     "Token expired or revoked: {name} rejected the token. Authorize this server \

@@ -385,7 +385,7 @@ pub async fn build_with(config: &ExampleConfig, overrides: Overrides) -> anyhow:
     let mut builder = Engine::builder(engine_config, key_ring)
         .store(store)
         .provider(provider)
-        .http_client(http)
+        .http_client(http.clone())
         .audit(audit)
         .observer(notifier.clone());
     if let Some(clock) = &overrides.clock {
@@ -419,7 +419,7 @@ pub async fn build_with(config: &ExampleConfig, overrides: Overrides) -> anyhow:
     };
 
     // The MCP endpoint: sessions for `initialize` clients, stateless for 2026-07-28 ones.
-    let mut notes = NotesServer::new(scopeup, ProviderId::new(PROVIDER_ID)?, api_base)?
+    let mut notes = NotesServer::new(scopeup, ProviderId::new(PROVIDER_ID)?, api_base, http)
         .with_challenge(challenge.clone());
     if config.bench_without_scopeup {
         let Some(demo) = &demo else {
@@ -438,7 +438,11 @@ pub async fn build_with(config: &ExampleConfig, overrides: Overrides) -> anyhow:
             .with_allowed_hosts(hosts)
             .with_sse_keep_alive(Some(Duration::from_secs(15))),
     );
-    let resolver: Arc<dyn scopeup_axum::PrincipalResolver> = Arc::new(DemoTokens);
+    let resolver: Arc<dyn scopeup_axum::PrincipalResolver> = Arc::new(DemoTokens {
+        resource_metadata: challenge
+            .as_ref()
+            .map(|settings| settings.resource_metadata_url()),
+    });
     let mut mcp_routes = Router::new().nest_service("/mcp", mcp);
     let mut metadata_routes = Router::new();
     if let Some(settings) = &challenge {
@@ -499,12 +503,16 @@ pub async fn serve(config: ExampleConfig) -> anyhow::Result<()> {
 }
 
 /// The development bearer tokens: `demo-alice` and `demo-bob`, each bound to the demo
-/// provider's account of the same name.
-#[derive(Debug, Clone, Copy)]
-pub struct DemoTokens;
+/// provider's account of the same name. In challenge mode, a `401` names the protected
+/// resource metadata.
+#[derive(Debug, Clone)]
+pub struct DemoTokens {
+    resource_metadata: Option<url::Url>,
+}
 
+#[async_trait::async_trait]
 impl scopeup_axum::PrincipalResolver for DemoTokens {
-    fn resolve(&self, headers: &HeaderMap) -> Option<Principal> {
+    async fn resolve(&self, headers: &HeaderMap) -> Option<Principal> {
         let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
         let token = value
             .strip_prefix("Bearer ")
@@ -517,6 +525,10 @@ impl scopeup_axum::PrincipalResolver for DemoTokens {
         };
         let account = AccountId::new(name).ok()?;
         Some(Principal::new(name).ok()?.with_upstream_account(account))
+    }
+
+    fn resource_metadata(&self) -> Option<&url::Url> {
+        self.resource_metadata.as_ref()
     }
 }
 

@@ -1,8 +1,9 @@
 //! The example's MCP tools: notes at the upstream API, each needing a different scope.
 //!
-//! Every tool follows one pattern: read the principal the middleware put in the request's
-//! extensions, then let `ScopeupMcp::call_upstream` hand it the upstream token and turn a
-//! refusal into the answer shape the client supports.
+//! Every tool follows one pattern: build the API request, then let
+//! `ScopeupMcp::send_upstream` send it with the principal's upstream token (the principal the
+//! middleware put in the request's extensions) and turn a refusal into the answer shape the
+//! client supports.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,8 +17,8 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
 use scopeup::challenge::{ChallengeSettings, McpTokenScopes};
-use scopeup_core::{HttpMethod, HttpResponse, Principal, ProviderId, ScopeSet, UpstreamCall};
-use scopeup_mcp::{ScopeupMcp, ToolRequest, UpstreamResult};
+use scopeup_core::{HttpClient, HttpMethod, HttpRequest, Principal, ProviderId, ScopeSet};
+use scopeup_mcp::{ScopeupMcp, ToolRequest, request_principal};
 use serde::{Deserialize, Serialize};
 
 /// The MCP server of the example.
@@ -26,7 +27,7 @@ pub struct NotesServer {
     scopeup: Arc<ScopeupMcp>,
     provider: ProviderId,
     api_base: url::Url,
-    http: reqwest::Client,
+    http: Arc<dyn HttpClient>,
     challenge: Option<Arc<ChallengeSettings>>,
     direct: Option<Arc<DirectTokens>>,
     tool_router: ToolRouter<Self>,
@@ -67,17 +68,14 @@ pub(crate) struct DeleteNote {
 
 #[tool_router]
 impl NotesServer {
-    /// A server whose tools call the notes API at `api_base`.
+    /// A server whose tools call the notes API at `api_base` through `http`.
     pub fn new(
         scopeup: Arc<ScopeupMcp>,
         provider: ProviderId,
         api_base: url::Url,
-    ) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        Ok(Self {
+        http: Arc<dyn HttpClient>,
+    ) -> Self {
+        Self {
             scopeup,
             provider,
             api_base,
@@ -85,7 +83,7 @@ impl NotesServer {
             challenge: None,
             direct: None,
             tool_router: Self::tool_router(),
-        })
+        }
     }
 
     /// Puts the tools in challenge mode: each needs its scope on the MCP token
@@ -111,15 +109,9 @@ impl NotesServer {
         RequestState(request_state): RequestState,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let url = self.api_url("api/notes")?;
-        self.run(
-            &context,
-            "list_notes",
-            &arguments,
-            request_state,
-            |http, token| http.get(url.clone()).bearer_auth(token),
-        )
-        .await
+        let request = HttpRequest::new(HttpMethod::Get, self.api_url("api/notes")?);
+        self.run(&context, "list_notes", &arguments, request_state, request)
+            .await
     }
 
     /// Creates a note. Needs `notes:write`.
@@ -130,16 +122,12 @@ impl NotesServer {
         RequestState(request_state): RequestState,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let url = self.api_url("api/notes")?;
         let body = serde_json::json!({ "title": arguments.title, "body": arguments.body });
-        self.run(
-            &context,
-            "create_note",
-            &arguments,
-            request_state,
-            |http, token| http.post(url.clone()).bearer_auth(token).json(&body),
-        )
-        .await
+        let mut request = HttpRequest::new(HttpMethod::Post, self.api_url("api/notes")?)
+            .with_header("content-type", "application/json");
+        request.body = body.to_string().into_bytes();
+        self.run(&context, "create_note", &arguments, request_state, request)
+            .await
     }
 
     /// Lists the caller's grants with their scopes and expiry.
@@ -148,7 +136,7 @@ impl NotesServer {
         &self,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let principal = principal(&context)?;
+        let principal = request_principal(&context)?;
         let grants = match self.scopeup.engine().grants(&principal).await {
             Ok(grants) => grants,
             Err(error) => return Ok(scopeup_mcp::engine_error_result(&error).into()),
@@ -189,7 +177,7 @@ impl NotesServer {
         Parameters(arguments): Parameters<RevokeAccess>,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let principal = principal(&context)?;
+        let principal = request_principal(&context)?;
         let engine = self.scopeup.engine();
         let drop = ScopeSet::parse(arguments.scopes.trim())
             .map_err(|error| ErrorData::invalid_params(error.to_string(), None))?;
@@ -240,14 +228,9 @@ impl NotesServer {
             .map_err(|()| ErrorData::internal_error("the API base URL cannot take a path", None))?
             .pop_if_empty()
             .push(&arguments.id.to_string());
-        self.run(
-            &context,
-            "delete_note",
-            &arguments,
-            request_state,
-            |http, token| http.delete(url.clone()).bearer_auth(token),
-        )
-        .await
+        let request = HttpRequest::new(HttpMethod::Delete, url);
+        self.run(&context, "delete_note", &arguments, request_state, request)
+            .await
     }
 }
 
@@ -268,11 +251,11 @@ impl NotesServer {
         tool: &str,
         arguments: &impl Serialize,
         request_state: Option<String>,
-        build: impl Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
+        api_request: HttpRequest,
     ) -> Result<CallToolResponse, ErrorData> {
-        let principal = principal(context)?;
+        let principal = request_principal(context)?;
         if let Some(direct) = &self.direct {
-            return Ok(call_directly(direct, &principal, |token| build(&self.http, token)).await);
+            return Ok(call_directly(self.http.as_ref(), direct, &principal, api_request).await);
         }
         if let Some(answer) = self.challenge_answer(context, tool) {
             return Ok(answer.into());
@@ -281,12 +264,15 @@ impl NotesServer {
             .map_err(|error| ErrorData::internal_error(error.to_string(), None))?;
         let request = ToolRequest::new(tool, arguments.as_object())
             .with_request_state(request_state.as_deref());
-        let http = self.http.clone();
         self.scopeup
-            .call_upstream(context, &principal, &self.provider, request, |connection| {
-                let request = build(&http, connection.access_token.expose_secret());
-                call_api(request)
-            })
+            .send_upstream(
+                context,
+                &principal,
+                &self.provider,
+                request,
+                self.http.as_ref(),
+                api_request,
+            )
             .await
     }
 
@@ -318,95 +304,26 @@ impl NotesServer {
     }
 }
 
-/// The principal the `require_principal` middleware put in the HTTP request's extensions.
-fn principal(context: &RequestContext<RoleServer>) -> Result<Principal, ErrorData> {
-    context
-        .extensions
-        .get::<http::request::Parts>()
-        .and_then(|parts| parts.extensions.get::<Principal>())
-        .cloned()
-        .ok_or_else(|| {
-            ErrorData::invalid_request("the request carries no authenticated principal", None)
-        })
-}
-
 /// The benchmark baseline's call: the principal's fixed token, and any refusal passed through
 /// as an error result.
 async fn call_directly(
+    http: &dyn HttpClient,
     tokens: &DirectTokens,
     principal: &Principal,
-    build: impl Fn(&str) -> reqwest::RequestBuilder,
+    request: HttpRequest,
 ) -> CallToolResponse {
     let Some(token) = tokens.get(principal.subject()) else {
         let text = "no baseline token for this principal";
         return CallToolResult::error(vec![ContentBlock::text(text)]).into();
     };
-    let result = match call_api(build(token)).await {
-        UpstreamResult::Done(result) => result,
-        UpstreamResult::Refused(response) | UpstreamResult::RefusedCall(_, response) => {
-            let text = format!("the notes API refused with {}", response.status);
-            CallToolResult::error(vec![ContentBlock::text(text)])
+    let request = request.with_header("authorization", format!("Bearer {token}"));
+    let text = match http.send(request).await {
+        Ok(response) if response.is_success() => {
+            let body = String::from_utf8_lossy(&response.body).into_owned();
+            return CallToolResult::success(vec![ContentBlock::text(body)]).into();
         }
-        UpstreamResult::Failed(text) => CallToolResult::error(vec![ContentBlock::text(text)]),
-        _ => CallToolResult::error(vec![ContentBlock::text("the notes API call failed")]),
+        Ok(response) => format!("the notes API refused with {}", response.status),
+        Err(error) => format!("the notes API is unreachable: {error}"),
     };
-    result.into()
-}
-
-/// Sends one API request and sorts the answer into success, refusal or transport failure.
-async fn call_api(request: reqwest::RequestBuilder) -> UpstreamResult {
-    let (client, request) = request.build_split();
-    let request = match request {
-        Ok(request) => request,
-        Err(error) => {
-            return UpstreamResult::Failed(format!("building the request failed: {error}"));
-        }
-    };
-    let call = upstream_method(request.method())
-        .map(|method| UpstreamCall::new(method, request.url().clone()));
-    let response = match client.execute(request).await {
-        Ok(response) => response,
-        Err(error) => {
-            return UpstreamResult::Failed(format!("the notes API is unreachable: {error}"));
-        }
-    };
-    let status = response.status().as_u16();
-    let headers: Vec<(String, String)> = response
-        .headers()
-        .iter()
-        .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_owned())))
-        .collect();
-    let body = match response.bytes().await {
-        Ok(body) => body.to_vec(),
-        Err(error) => {
-            return UpstreamResult::Failed(format!("reading the notes API failed: {error}"));
-        }
-    };
-
-    if (200..300).contains(&status) {
-        let text = if body.is_empty() {
-            "Done.".to_owned()
-        } else {
-            String::from_utf8_lossy(&body).into_owned()
-        };
-        return UpstreamResult::Done(CallToolResult::success(vec![ContentBlock::text(text)]));
-    }
-    let mut refusal = HttpResponse::new(status).with_body(body);
-    refusal.headers = headers;
-    // With the request, a classifier can tell which scopes could cover the call.
-    match call {
-        Some(call) => UpstreamResult::RefusedCall(call, refusal),
-        None => UpstreamResult::Refused(refusal),
-    }
-}
-
-fn upstream_method(method: &reqwest::Method) -> Option<HttpMethod> {
-    match *method {
-        reqwest::Method::GET => Some(HttpMethod::Get),
-        reqwest::Method::POST => Some(HttpMethod::Post),
-        reqwest::Method::PUT => Some(HttpMethod::Put),
-        reqwest::Method::PATCH => Some(HttpMethod::Patch),
-        reqwest::Method::DELETE => Some(HttpMethod::Delete),
-        _ => None,
-    }
+    CallToolResult::error(vec![ContentBlock::text(text)]).into()
 }
