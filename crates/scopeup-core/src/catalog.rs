@@ -114,6 +114,7 @@ pub enum CatalogError {
 /// The request an upgrade would make names more scopes than the provider accepts.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{requested} scopes requested, but the provider accepts at most {limit} in one request")]
+#[non_exhaustive]
 pub struct ScopeLimitExceeded {
     /// How many scopes the request would name.
     pub requested: usize,

@@ -117,6 +117,7 @@ impl HttpMethod {
 /// Its `Debug` shows the method, the URL without its query, the header names and the body's
 /// length: requests to a token endpoint carry client credentials, codes and refresh tokens.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct HttpRequest {
     /// The method.
     pub method: HttpMethod,
@@ -160,6 +161,7 @@ impl HttpRequest {
 /// Its `Debug` shows the status, the header names and the body's length: a token endpoint's
 /// answer carries tokens.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HttpResponse {
     /// The status code.
     pub status: u16,

@@ -10,6 +10,7 @@ use scopeup_core::{HttpClient, HttpError, HttpRequest, HttpResponse};
 
 /// Limits for [`ReqwestHttpClient`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HttpClientConfig {
     /// The longest a request may take, from connecting until the whole body is read.
     pub timeout: Duration,
@@ -107,11 +108,9 @@ impl HttpClient for ReqwestHttpClient {
             .collect();
         let body = self.read_body(response).await?;
 
-        Ok(HttpResponse {
-            status,
-            headers,
-            body,
-        })
+        let mut response = HttpResponse::new(status).with_body(body);
+        response.headers = headers;
+        Ok(response)
     }
 }
 

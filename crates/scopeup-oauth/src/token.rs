@@ -20,6 +20,7 @@ use crate::transport::{PortClient, check_endpoint};
 
 /// What the token endpoint granted. `Debug` shows no token.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TokenResponse {
     /// The access token.
     pub access_token: AccessToken,

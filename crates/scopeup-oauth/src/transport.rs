@@ -142,12 +142,10 @@ fn port_request(request: oauth2::HttpRequest) -> Result<HttpRequest, HttpError> 
     }
     headers.push(("user-agent".to_owned(), USER_AGENT.to_owned()));
 
-    Ok(HttpRequest {
-        method,
-        url,
-        headers,
-        body,
-    })
+    let mut request = HttpRequest::new(method, url);
+    request.headers = headers;
+    request.body = body;
+    Ok(request)
 }
 
 fn oauth2_response(response: HttpResponse) -> Result<oauth2::HttpResponse, HttpError> {

@@ -14,6 +14,7 @@ use crate::runtime::{RuntimeError, read_limited};
 
 /// Limits for [`FetchHttpClient`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FetchConfig {
     /// The longest a request may take, until the whole body is read.
     pub timeout: Duration,
@@ -88,11 +89,9 @@ impl FetchHttpClient {
             .map_err(|error| HttpError::Transport(Box::new(RuntimeError::new(error))))?
             .ok_or(HttpError::BodyTooLarge { limit })?;
 
-        Ok(HttpResponse {
-            status,
-            headers,
-            body,
-        })
+        let mut response = HttpResponse::new(status).with_body(body);
+        response.headers = headers;
+        Ok(response)
     }
 }
 

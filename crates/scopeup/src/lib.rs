@@ -187,6 +187,35 @@ struct Inner {
     observers: Vec<Arc<dyn CompletionObserver>>,
 }
 
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let providers: Vec<&str> = self
+            .inner
+            .providers
+            .keys()
+            .map(ProviderId::as_str)
+            .collect();
+        f.debug_struct("Engine")
+            .field("public_url", &self.inner.config.public_url.as_str())
+            .field("providers", &providers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for EngineBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let providers: Vec<&str> = self
+            .providers
+            .iter()
+            .map(|provider| provider.config.id.as_str())
+            .collect();
+        f.debug_struct("EngineBuilder")
+            .field("public_url", &self.config.public_url.as_str())
+            .field("providers", &providers)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Told when an elicitation completes, so that a transport can notify the client
 /// (`notifications/elicitation/complete`).
 pub trait CompletionObserver: scopeup_core::ports::MaybeSendSync {
