@@ -20,8 +20,11 @@ pub struct Principal {
 }
 
 impl Principal {
-    /// A principal known only by its opaque subject. Its upstream account is learned at its
-    /// first connect (see the design's "Whose account").
+    /// A principal known only by its opaque subject. The engine refuses to store its first
+    /// grant, because nothing says whose account came back, unless
+    /// `EngineConfig::dangerous_trust_first_connect` is set: then the first account seen is
+    /// trusted, and every later upgrade must come back as that account. Bind the account with
+    /// [`Principal::with_upstream_account`] wherever the host knows it.
     pub fn new(subject: impl Into<String>) -> Result<Self, IdError> {
         let subject = subject.into();
         check_id(&subject)?;

@@ -363,8 +363,14 @@ impl Engine {
             text,
             host_name: host.to_owned(),
             title: fill(&text.picker_title, &names),
-            heading: fill(&text.picker_heading, &names),
-            lead: fill(&text.picker_lead, &names),
+            heading: match granted.is_empty() {
+                true => fill(&text.connect_heading, &names),
+                false => fill(&text.picker_heading, &names),
+            },
+            lead: match granted.is_empty() {
+                true => fill(&text.connect_lead, &names),
+                false => fill(&text.picker_lead, &names),
+            },
             provider_said: fill(&text.provider_said, &names),
             continue_to: fill(&text.continue_to, &names),
             correlation_id: elicitation.correlation_id.clone(),

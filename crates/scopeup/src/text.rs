@@ -32,6 +32,10 @@ pub struct PageText {
     pub picker_heading: Cow<'static, str>,
     /// The sentence under the heading. `{provider}`.
     pub picker_lead: Cow<'static, str>,
+    /// The picker's heading when nothing is held yet: a first connect. `{host}`, `{provider}`.
+    pub connect_heading: Cow<'static, str>,
+    /// The sentence under the first connect's heading. `{host}`, `{provider}`.
+    pub connect_lead: Cow<'static, str>,
     /// Labels the provider's own words about the refusal. `{provider}`.
     pub provider_said: Cow<'static, str>,
     /// The group of scopes the tool needs.
@@ -145,6 +149,10 @@ impl PageText {
             picker_heading: "{host} needs more access to {provider}".into(),
             picker_lead: "A tool needs access that your {provider} connection does not have \
                           yet. Choose what to grant; you will confirm at {provider}."
+                .into(),
+            connect_heading: "Connect {host} to {provider}".into(),
+            connect_lead: "A tool of {host} needs access to your {provider} account. Choose \
+                           what to grant; you will confirm at {provider}."
                 .into(),
             provider_said: "{provider} said:".into(),
             needed_legend: "Needed by the tool".into(),
@@ -301,6 +309,8 @@ mod tests {
             &text.picker_title,
             &text.picker_heading,
             &text.picker_lead,
+            &text.connect_heading,
+            &text.connect_lead,
             &text.provider_said,
             &text.limit_note,
             &text.over_limit,

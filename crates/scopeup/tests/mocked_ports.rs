@@ -350,7 +350,8 @@ async fn a_host_translates_the_pages_through_the_page_text() {
     let clock = Arc::new(ManualClock::new(UnixTime::from_millis(1_000_000)));
     let mut config = config();
     config.page_text.language = "de".into();
-    config.page_text.picker_heading = "{host} braucht mehr Zugriff auf {provider}".into();
+    // A first connect: nothing is held yet.
+    config.page_text.connect_heading = "{host} mit {provider} verbinden".into();
     config.page_text.continue_to = "Weiter zu {provider}".into();
     config.page_text.cancel = "Abbrechen".into();
     let mut audit = MockAudit::new();
@@ -370,7 +371,7 @@ async fn a_host_translates_the_pages_through_the_page_text() {
     assert_eq!(picker.kind, PageKind::Picker);
     for expected in [
         "<html lang=\"de\">",
-        "Test host braucht mehr Zugriff auf Notes",
+        "Test host mit Notes verbinden",
         "Weiter zu Notes",
         "Abbrechen",
     ] {
