@@ -50,7 +50,7 @@ pub use elicitation::{
 pub use grant::Grant;
 pub use ports::{
     AuditEvent, AuditKind, AuditSink, Clock, HttpClient, HttpError, HttpMethod, HttpRequest,
-    HttpResponse, Random, RandomError, Sleep, Store, StoreError,
+    HttpResponse, Random, RandomError, Sleep, Store, StoreError, is_loopback, is_safe_for_secrets,
 };
 pub use principal::{AccountId, Principal, ProviderId, StoreKey};
 pub use refusal::{MissingScope, NotCoverableReason, Refusal, RefusalClassifier, UpstreamCall};

@@ -383,9 +383,51 @@ pub enum AuditKind {
     Disconnected,
 }
 
+/// Whether `url` names this machine: `localhost` or a loopback address.
+pub fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(address)) => address.is_loopback(),
+        Some(url::Host::Ipv6(address)) => address.is_loopback(),
+        None => false,
+    }
+}
+
+/// Whether a secret may travel to `url`: over `https`, or over plain `http` to this machine.
+pub fn is_safe_for_secrets(url: &url::Url) -> bool {
+    match url.scheme() {
+        "https" => true,
+        "http" => is_loopback(url),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_travel_over_https_or_to_this_machine_only() {
+        let safe = |url: &str| is_safe_for_secrets(&url::Url::parse(url).unwrap());
+        for url in [
+            "https://api.example.com/x",
+            "http://127.0.0.1:8090/api",
+            "http://127.9.9.9/",
+            "http://[::1]:80/",
+            "http://LOCALHOST/",
+        ] {
+            assert!(safe(url), "{url}");
+        }
+        for url in [
+            "http://api.example.com/x",
+            "http://10.0.0.1/",
+            "http://localhost.example.com/",
+            "ftp://127.0.0.1/",
+            "file:///etc/passwd",
+        ] {
+            assert!(!safe(url), "{url}");
+        }
+    }
 
     #[test]
     fn debug_shows_no_credentials_or_tokens() {

@@ -207,9 +207,10 @@ impl ScopeupMcp {
 
     /// [`ScopeupMcp::call_upstream`] for a tool whose upstream call is one HTTP request:
     /// sends `api_request` through `http` with the principal's token as
-    /// `Authorization: Bearer`, and answers with [`UpstreamResult::from_response`]. The
-    /// engine's HTTP client is a fine `http`: it follows no redirect, so the token never
-    /// reaches another host, and it bounds the time and the body.
+    /// `Authorization: Bearer`, and answers with [`UpstreamResult::from_response`]. A URL that
+    /// is neither `https` nor plain `http` to this machine is refused before any token is
+    /// read. The engine's HTTP client is a fine `http`: it follows no redirect, so the token
+    /// never reaches another host, and it bounds the time and the body.
     pub async fn send_upstream(
         &self,
         context: &RequestContext<RoleServer>,
@@ -219,6 +220,17 @@ impl ScopeupMcp {
         http: &dyn HttpClient,
         api_request: HttpRequest,
     ) -> Result<CallToolResponse, ErrorData> {
+        if !scopeup_core::is_safe_for_secrets(&api_request.url) {
+            return Ok(error_result(
+                format!(
+                    "The server refused to send your token to {}: tokens travel over HTTPS \
+                     only (or plain HTTP to this machine).",
+                    api_request.url.origin().ascii_serialization()
+                ),
+                json!({ "status": "call_failed" }),
+            )
+            .into());
+        }
         let call = UpstreamCall::new(api_request.method, api_request.url.clone());
         self.call_upstream(context, principal, provider, request, |connection| {
             let api_request = api_request.clone().with_header(

@@ -5,14 +5,13 @@
 use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
-use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU16, Ordering};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use scopeup_core::{HttpClient, HttpError, HttpMethod, HttpRequest, HttpResponse};
-use url::{Host, Url};
+use url::Url;
 
 use crate::provider::{ClientAuthMethod, ProviderConfig};
 
@@ -96,16 +95,9 @@ pub(crate) fn client_form(
 /// Refuses endpoints that would receive credentials in clear text: only `https`, or `http` to a
 /// loopback address, is allowed.
 pub(crate) fn check_endpoint(url: &Url, endpoint: &'static str) -> Result<(), crate::OAuthError> {
-    let loopback = match url.host() {
-        Some(Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
-        Some(Host::Ipv4(address)) => IpAddr::V4(address).is_loopback(),
-        Some(Host::Ipv6(address)) => IpAddr::V6(address).is_loopback(),
-        None => false,
-    };
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" if loopback => Ok(()),
-        _ => Err(crate::OAuthError::InsecureEndpoint { endpoint }),
+    match scopeup_core::is_safe_for_secrets(url) {
+        true => Ok(()),
+        false => Err(crate::OAuthError::InsecureEndpoint { endpoint }),
     }
 }
 

@@ -404,7 +404,7 @@ fn check_public_url(config: &EngineConfig) -> Result<(), BuildError> {
     }
     match url.scheme() {
         "https" => Ok(()),
-        "http" if config.dangerous_allow_http_loopback && is_loopback(url) => Ok(()),
+        "http" if config.dangerous_allow_http_loopback && scopeup_core::is_loopback(url) => Ok(()),
         "http" => Err(BuildError::PublicUrl {
             reason: "must be https (plain http is allowed on loopback with \
                      dangerous_allow_http_loopback)",
@@ -412,15 +412,6 @@ fn check_public_url(config: &EngineConfig) -> Result<(), BuildError> {
         _ => Err(BuildError::PublicUrl {
             reason: "must be an https URL",
         }),
-    }
-}
-
-fn is_loopback(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(domain)) => domain == "localhost",
-        Some(url::Host::Ipv4(address)) => address.is_loopback(),
-        Some(url::Host::Ipv6(address)) => address.is_loopback(),
-        None => false,
     }
 }
 
