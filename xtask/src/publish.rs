@@ -3,7 +3,7 @@
 //! crates resolved from the packages just made; then the declared MSRV is checked with
 //! `cargo check --lib` where that toolchain is installed.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -54,6 +54,15 @@ fn forget_earlier_packages(root: &Path, crates: &[String]) -> anyhow::Result<()>
     if let Ok(registries) = std::fs::read_dir(cargo_home.join("registry/src")) {
         for registry in registries {
             let registry = registry?.path();
+            // Only the local overlays cargo makes for packaging (`-<hash>`), never a real
+            // registry's copies, which other projects use.
+            let overlay = registry
+                .file_name()
+                .and_then(|name| name.to_str())
+                .is_some_and(|name| name.starts_with('-'));
+            if !overlay {
+                continue;
+            }
             for name in crates {
                 let version = metadata
                     .version(name)
@@ -98,15 +107,22 @@ pub(crate) fn msrv(root: &Path) -> anyhow::Result<Outcome> {
     let metadata = Metadata::read(root)?;
     let libraries = library_crates(root)?;
     let mut too_new = Vec::new();
+    let mut unversioned = BTreeSet::new();
     for name in &libraries {
         too_new.extend(metadata.dependencies_newer_than_their_dependent(name)?);
+        unversioned.extend(metadata.unversioned_dependencies(name)?);
     }
     anyhow::ensure!(
         too_new.is_empty(),
         "dependencies need a newer Rust than the crates that use them declare:\n  {}",
         too_new.join("\n  ")
     );
-    println!("every dependency of the library crates supports their declared rust-version");
+    println!(
+        "no dependency of the library crates declares a newer rust-version than they do; {} \
+         declare none and are not checked here: {}",
+        unversioned.len(),
+        unversioned.into_iter().collect::<Vec<_>>().join(", ")
+    );
 
     let mut by_version: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for name in &libraries {
@@ -154,6 +170,8 @@ pub(crate) fn msrv(root: &Path) -> anyhow::Result<Outcome> {
 
 /// What `cargo metadata` says of the packages and the resolved graph.
 struct Package {
+    /// A member of this workspace (no registry or git source).
+    local: bool,
     name: String,
     version: String,
     rust_version: Option<String>,
@@ -184,6 +202,7 @@ impl Metadata {
         for package in json["packages"].as_array().context("no packages")? {
             let id = text(&package["id"]).context("a package without an id")?;
             let package = Package {
+                local: package["source"].is_null(),
                 name: text(&package["name"]).context("a package without a name")?,
                 version: text(&package["version"]).context("a package without a version")?,
                 rust_version: text(&package["rust_version"]),
@@ -222,7 +241,7 @@ impl Metadata {
     fn id_of(&self, name: &str) -> Option<&str> {
         self.packages
             .iter()
-            .find(|(_, package)| package.name == name)
+            .find(|(_, package)| package.local && package.name == name)
             .map(|(id, _)| id.as_str())
     }
 
@@ -237,36 +256,54 @@ impl Metadata {
             .as_deref()
     }
 
-    /// The packages `name` builds with, directly or not, that declare a newer `rust-version`
-    /// than `name` does, each as a line to print.
-    fn dependencies_newer_than_their_dependent(&self, name: &str) -> anyhow::Result<Vec<String>> {
+    /// Every package `name` builds with, directly or not (normal and build dependencies).
+    fn built_with(&self, name: &str) -> anyhow::Result<Vec<&Package>> {
         let id = self
             .id_of(name)
             .with_context(|| format!("{name} is not in cargo metadata"))?;
-        let declared = self
-            .rust_version(name)
-            .with_context(|| format!("{name} declares no rust-version"))?;
         let mut seen = HashSet::new();
         let mut queue = vec![id];
-        let mut too_new = Vec::new();
+        let mut packages = Vec::new();
         while let Some(id) = queue.pop() {
             for dependency in self.dependencies.get(id).into_iter().flatten() {
-                if !seen.insert(dependency.as_str()) {
-                    continue;
-                }
-                queue.push(dependency);
-                if let Some(package) = self.packages.get(dependency)
-                    && let Some(version) = &package.rust_version
-                    && newer(version, declared)
-                {
-                    too_new.push(format!(
-                        "{name} (rust-version {declared}) builds with {}, which needs {version}",
-                        package.name
-                    ));
+                if seen.insert(dependency.as_str()) {
+                    queue.push(dependency);
+                    packages.extend(self.packages.get(dependency));
                 }
             }
         }
-        Ok(too_new)
+        Ok(packages)
+    }
+
+    /// The packages `name` builds with that declare a newer `rust-version` than `name` does,
+    /// each as a line to print.
+    fn dependencies_newer_than_their_dependent(&self, name: &str) -> anyhow::Result<Vec<String>> {
+        let declared = self
+            .rust_version(name)
+            .with_context(|| format!("{name} declares no rust-version"))?;
+        Ok(self
+            .built_with(name)?
+            .into_iter()
+            .filter_map(|package| {
+                let version = package.rust_version.as_deref()?;
+                newer(version, declared).then(|| {
+                    format!(
+                        "{name} (rust-version {declared}) builds with {}, which needs {version}",
+                        package.name
+                    )
+                })
+            })
+            .collect())
+    }
+
+    /// The names of the packages `name` builds with that declare no `rust-version`.
+    fn unversioned_dependencies(&self, name: &str) -> anyhow::Result<Vec<String>> {
+        Ok(self
+            .built_with(name)?
+            .into_iter()
+            .filter(|package| package.rust_version.is_none())
+            .map(|package| package.name.clone())
+            .collect())
     }
 }
 

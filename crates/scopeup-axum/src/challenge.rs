@@ -3,6 +3,10 @@
 //! before the tool runs, for clients whose [`Delivery`] is [`Delivery::Transport`]; and the
 //! RFC 9728 protected resource metadata the challenge points to.
 //!
+//! Apply the layer to the MCP endpoint alone: it judges every `POST` that reaches it, at any
+//! path (a nested endpoint also serves its sub-paths), and refuses compressed bodies, which it
+//! could not read.
+//!
 //! The host's authentication middleware, outside this layer, puts the token's scopes in the
 //! request's extensions as [`McpTokenScopes`] and, where it knows them, the client's
 //! [`ClientIdentity`]. Requests without [`McpTokenScopes`] pass untouched. Clients that get
@@ -46,7 +50,6 @@ pub struct ChallengeService<S> {
 struct Shared {
     settings: ChallengeSettings,
     tools: BTreeMap<String, ScopeSet>,
-    resource_path: String,
     metadata_path: String,
 }
 
@@ -57,13 +60,11 @@ impl ChallengeLayer {
         settings: ChallengeSettings,
         tool_scopes: impl IntoIterator<Item = (String, ScopeSet)>,
     ) -> Self {
-        let resource_path = settings.resource.path().trim_end_matches('/').to_owned();
         let metadata_path = settings.resource_metadata_url().path().to_owned();
         Self {
             shared: Arc::new(Shared {
                 settings,
                 tools: tool_scopes.into_iter().collect(),
-                resource_path,
                 metadata_path,
             }),
         }
@@ -129,11 +130,23 @@ where
             };
             let client = request.extensions().get::<ClientIdentity>().cloned();
             let delivery = shared.settings.delivery.choose(client.as_ref());
-            if request.method() != Method::POST
-                || path != shared.resource_path
-                || delivery != Delivery::Transport
-            {
+            // Every POST is judged, whatever its path: the layer wraps the MCP endpoint only,
+            // and a router that nests the endpoint also routes its sub-paths to it.
+            if request.method() != Method::POST || delivery != Delivery::Transport {
                 return inner.call(request).await;
+            }
+            // A compressed body cannot be judged here, and a decompression layer inside this
+            // one would hand the tool a call nobody checked.
+            let encoded = request
+                .headers()
+                .get(header::CONTENT_ENCODING)
+                .is_some_and(|encoding| encoding.as_bytes() != b"identity");
+            if encoded {
+                return Ok((
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "MCP requests are accepted without Content-Encoding",
+                )
+                    .into_response());
             }
 
             // Read the JSON-RPC request to learn which tool is called, then hand it on whole.
@@ -299,6 +312,40 @@ mod tests {
         let response = app(Delivery::Transport).oneshot(request).await.unwrap();
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
         assert!(text(response).await.contains("`notes:write`"));
+    }
+
+    #[tokio::test]
+    async fn a_tool_call_to_a_sub_path_of_a_nested_endpoint_gets_the_challenge() {
+        let layer = layer(Delivery::Transport);
+        let tool = Router::new().fallback(|| async { "tool ran" });
+        let app =
+            Router::new()
+                .nest_service("/mcp", tool)
+                .layer(layer)
+                .layer(axum::middleware::from_fn(
+                    |mut request: Request, next: axum::middleware::Next| async move {
+                        request
+                            .extensions_mut()
+                            .insert(McpTokenScopes(ScopeSet::parse("notes:read").unwrap()));
+                        next.run(request).await
+                    },
+                ));
+        for path in ["/mcp", "/mcp/", "/mcp/x"] {
+            let mut request = call("create_note");
+            *request.uri_mut() = path.parse().unwrap();
+            let response = app.clone().oneshot(request).await.unwrap();
+            assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_compressed_body_is_refused_rather_than_passed_unread() {
+        let mut request = call("create_note");
+        request
+            .headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        let response = app(Delivery::Transport).oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     }
 
     #[tokio::test]

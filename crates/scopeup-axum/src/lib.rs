@@ -78,8 +78,8 @@ pub trait PrincipalResolver: Send + Sync {
 /// `401` with a Bearer challenge. Use with `axum::middleware::from_fn_with_state`.
 ///
 /// As RFC 6750 §3.1 asks, the challenge carries `error="invalid_token"` only when the request
-/// sent credentials; a request without an `Authorization` header gets a bare `Bearer`
-/// challenge. Either names the resolver's [`PrincipalResolver::resource_metadata`].
+/// sent a bearer token; a request without one (no `Authorization` header, or another scheme)
+/// gets a bare `Bearer` challenge. Either names the resolver's [`PrincipalResolver::resource_metadata`].
 pub async fn require_principal(
     State(resolver): State<Arc<dyn PrincipalResolver>>,
     mut request: Request,
@@ -94,7 +94,17 @@ pub async fn require_principal(
 
 fn unauthorized(headers: &HeaderMap, resource_metadata: Option<&Url>) -> Response {
     let resource_metadata = resource_metadata.map(Url::to_string);
-    let challenge = if headers.contains_key(header::AUTHORIZATION) {
+    // Credentials of another scheme (`Basic`) count as none of this one's.
+    let sent_bearer = headers
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .any(|value| {
+            value
+                .split_once(' ')
+                .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        });
+    let challenge = if sent_bearer {
         BearerChallenge::invalid_token(resource_metadata)
     } else {
         BearerChallenge::authentication_required(resource_metadata)
@@ -258,11 +268,14 @@ mod tests {
 
         let response = answer(OneToken(None), None).await;
         assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer");
+
+        let response = answer(OneToken(None), Some("Basic YWxpY2U6c2VjcmV0")).await;
+        assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer");
     }
 
     #[tokio::test]
     async fn a_request_with_unknown_credentials_gets_invalid_token() {
-        let response = answer(OneToken(None), Some("Bearer mallory-token")).await;
+        let response = answer(OneToken(None), Some("bearer mallory-token")).await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(
             response.headers()[header::WWW_AUTHENTICATE],

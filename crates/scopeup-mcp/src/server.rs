@@ -207,10 +207,14 @@ impl ScopeupMcp {
 
     /// [`ScopeupMcp::call_upstream`] for a tool whose upstream call is one HTTP request:
     /// sends `api_request` through `http` with the principal's token as
-    /// `Authorization: Bearer`, and answers with [`UpstreamResult::from_response`]. A URL that
-    /// is neither `https` nor plain `http` to this machine is refused before any token is
-    /// read. The engine's HTTP client is a fine `http`: it follows no redirect, so the token
-    /// never reaches another host, and it bounds the time and the body.
+    /// `Authorization: Bearer` (in place of any `Authorization` it carries), and answers with
+    /// [`UpstreamResult::from_response`]. A URL that is neither `https` nor plain `http` to
+    /// this machine is refused before any token is read.
+    ///
+    /// The token goes wherever `api_request` points: build its URL from your configuration,
+    /// never let a tool's arguments choose the host. `ReqwestHttpClient::new` from
+    /// `scopeup-oauth` is a fine `http`: it follows no redirect, so the token never reaches
+    /// another host, and it bounds the time and the body.
     pub async fn send_upstream(
         &self,
         context: &RequestContext<RoleServer>,
@@ -233,7 +237,11 @@ impl ScopeupMcp {
         }
         let call = UpstreamCall::new(api_request.method, api_request.url.clone());
         self.call_upstream(context, principal, provider, request, |connection| {
-            let api_request = api_request.clone().with_header(
+            let mut api_request = api_request.clone();
+            api_request
+                .headers
+                .retain(|(name, _)| !name.eq_ignore_ascii_case("authorization"));
+            let api_request = api_request.with_header(
                 "authorization",
                 format!("Bearer {}", connection.access_token.expose_secret()),
             );

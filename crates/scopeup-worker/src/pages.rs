@@ -36,8 +36,16 @@ pub async fn serve(engine: &Engine, request: &mut Request) -> worker::Result<Opt
                 .and_then(|length| length.parse::<u64>().ok());
             let body = match declared {
                 Some(length) if length > MAX_FORM_BYTES as u64 => None,
-                // `stream` fails only for a request without a body.
-                _ => read_limited(request.stream().ok(), MAX_FORM_BYTES).await?,
+                _ => {
+                    // A request without a body reads as an empty form; one already read is
+                    // this code's mistake, and says so.
+                    let stream = match request.stream() {
+                        Ok(stream) => Some(stream),
+                        Err(worker::Error::BodyUsed) => return Err(worker::Error::BodyUsed),
+                        Err(_) => None,
+                    };
+                    read_limited(stream, MAX_FORM_BYTES).await?
+                }
             };
             let Some(body) = body else {
                 return Response::error("the form is too large", 413).map(Some);
