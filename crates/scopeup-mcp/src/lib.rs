@@ -12,7 +12,9 @@
 //! a rate limit, a plain upstream error) are tool errors, never elicitations.
 //!
 //! [`ScopeupMcp::call_upstream`] does all of it for a tool: it fetches the principal's token,
-//! runs the call, hands a refusal to the engine, and answers.
+//! runs the call, hands a refusal to the engine, and answers. [`ScopeupMcp::send_upstream`]
+//! does the same for a call that is one HTTP request, and [`request_principal`] finds the
+//! principal the host's authentication put on the request.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -71,8 +73,8 @@
 //! # Features
 //!
 //! - `server` (default): the parts that need rmcp's service layer:
-//!   [`ClientProfile::from_context`], and on native targets [`CompletionNotifier`] and
-//!   [`ScopeupMcp`]. Without it, only rmcp's model types are used.
+//!   [`ClientProfile::from_context`], and on native targets [`CompletionNotifier`],
+//!   [`ScopeupMcp`] and [`request_principal`]. Without it, only rmcp's model types are used.
 //!
 //! # Limits
 //!
