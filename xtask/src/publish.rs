@@ -50,6 +50,15 @@ fn forget_earlier_packages(root: &Path, crates: &[String]) -> anyhow::Result<()>
         None => PathBuf::from(std::env::var_os("HOME").context("neither CARGO_HOME nor HOME")?)
             .join(".cargo"),
     };
+    let packaged = crates
+        .iter()
+        .map(|name| {
+            let version = metadata
+                .version(name)
+                .with_context(|| format!("{name} is not in cargo metadata"))?;
+            Ok(format!("{name}-{version}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let mut extracted = Vec::new();
     if let Ok(registries) = std::fs::read_dir(cargo_home.join("registry/src")) {
         for registry in registries {
@@ -63,12 +72,7 @@ fn forget_earlier_packages(root: &Path, crates: &[String]) -> anyhow::Result<()>
             if !overlay {
                 continue;
             }
-            for name in crates {
-                let version = metadata
-                    .version(name)
-                    .with_context(|| format!("{name} is not in cargo metadata"))?;
-                extracted.push(registry.join(format!("{name}-{version}")));
-            }
+            extracted.extend(packaged.iter().map(|package| registry.join(package)));
         }
     }
     let fingerprints = root.join(PACKAGE_TARGET_DIR).join("debug/.fingerprint");

@@ -190,8 +190,15 @@ fn forbidden(header_value: &str, message: &str) -> Response {
         "error": "insufficient_scope",
         "error_description": message,
     });
-    let mut response = (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
-    match HeaderValue::from_str(header_value) {
+    with_challenge(
+        (StatusCode::FORBIDDEN, axum::Json(body)).into_response(),
+        header_value,
+    )
+}
+
+/// `response` with `challenge` as its `WWW-Authenticate` header.
+pub(crate) fn with_challenge(mut response: Response, challenge: &str) -> Response {
+    match HeaderValue::from_str(challenge) {
         Ok(value) => {
             response
                 .headers_mut()
@@ -244,18 +251,24 @@ mod tests {
 
     fn app(delivery: Delivery) -> Router {
         let layer = layer(delivery);
-        Router::new()
-            .route("/mcp", post(|| async { "tool ran" }))
-            .layer(layer.clone())
-            .layer(axum::middleware::from_fn(
-                |mut request: Request, next: axum::middleware::Next| async move {
-                    request
-                        .extensions_mut()
-                        .insert(McpTokenScopes(ScopeSet::parse("notes:read").unwrap()));
-                    next.run(request).await
-                },
-            ))
-            .merge(layer.metadata_router())
+        holding_notes_read(
+            Router::new()
+                .route("/mcp", post(|| async { "tool ran" }))
+                .layer(layer.clone()),
+        )
+        .merge(layer.metadata_router())
+    }
+
+    /// `router` behind an authentication whose MCP token holds `notes:read`.
+    fn holding_notes_read(router: Router) -> Router {
+        router.layer(axum::middleware::from_fn(
+            |mut request: Request, next: axum::middleware::Next| async move {
+                request
+                    .extensions_mut()
+                    .insert(McpTokenScopes(ScopeSet::parse("notes:read").unwrap()));
+                next.run(request).await
+            },
+        ))
     }
 
     fn call(tool: &str) -> Request {
@@ -316,20 +329,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_tool_call_to_a_sub_path_of_a_nested_endpoint_gets_the_challenge() {
-        let layer = layer(Delivery::Transport);
         let tool = Router::new().fallback(|| async { "tool ran" });
-        let app =
+        let app = holding_notes_read(
             Router::new()
                 .nest_service("/mcp", tool)
-                .layer(layer)
-                .layer(axum::middleware::from_fn(
-                    |mut request: Request, next: axum::middleware::Next| async move {
-                        request
-                            .extensions_mut()
-                            .insert(McpTokenScopes(ScopeSet::parse("notes:read").unwrap()));
-                        next.run(request).await
-                    },
-                ));
+                .layer(layer(Delivery::Transport)),
+        );
         for path in ["/mcp", "/mcp/", "/mcp/x"] {
             let mut request = call("create_note");
             *request.uri_mut() = path.parse().unwrap();

@@ -109,16 +109,10 @@ fn unauthorized(headers: &HeaderMap, resource_metadata: Option<&Url>) -> Respons
     } else {
         BearerChallenge::authentication_required(resource_metadata)
     };
-    let mut response = StatusCode::UNAUTHORIZED.into_response();
-    match HeaderValue::from_str(&challenge.to_string()) {
-        Ok(value) => {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, value);
-        }
-        Err(_) => tracing::warn!("a challenge could not be sent as a header value"),
-    }
-    response
+    challenge::with_challenge(
+        StatusCode::UNAUTHORIZED.into_response(),
+        &challenge.to_string(),
+    )
 }
 
 /// Turns an engine page into a response with its status and headers.

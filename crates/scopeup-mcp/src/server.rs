@@ -235,13 +235,13 @@ impl ScopeupMcp {
             )
             .into());
         }
+        let mut api_request = api_request;
+        api_request
+            .headers
+            .retain(|(name, _)| !name.eq_ignore_ascii_case("authorization"));
         let call = UpstreamCall::new(api_request.method, api_request.url.clone());
         self.call_upstream(context, principal, provider, request, |connection| {
-            let mut api_request = api_request.clone();
-            api_request
-                .headers
-                .retain(|(name, _)| !name.eq_ignore_ascii_case("authorization"));
-            let api_request = api_request.with_header(
+            let api_request = api_request.clone().with_header(
                 "authorization",
                 format!("Bearer {}", connection.access_token.expose_secret()),
             );

@@ -74,17 +74,8 @@ impl FetchHttpClient {
         let headers: Vec<(String, String)> = response.headers().entries().collect();
 
         let limit = self.config.max_body_bytes;
-        let declared = response
-            .headers()
-            .get("content-length")
-            .ok()
-            .flatten()
-            .and_then(|length| length.parse::<u64>().ok());
-        if declared.is_some_and(|length| length > limit as u64) {
-            return Err(HttpError::BodyTooLarge { limit });
-        }
-        // `stream` fails only for a response without a body (`null`, as a 204 has).
-        let body = read_limited(response.stream().ok(), limit)
+        let response_headers = response.headers().clone();
+        let body = read_limited(&response_headers, response.stream(), limit)
             .await
             .map_err(|error| HttpError::Transport(Box::new(RuntimeError::new(error))))?
             .ok_or(HttpError::BodyTooLarge { limit })?;

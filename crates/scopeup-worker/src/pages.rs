@@ -30,23 +30,8 @@ pub async fn serve(engine: &Engine, request: &mut Request) -> worker::Result<Opt
             if !is_form(content_type.as_deref()) {
                 return Response::error("expected a form submission", 415).map(Some);
             }
-            let declared = request
-                .headers()
-                .get("content-length")?
-                .and_then(|length| length.parse::<u64>().ok());
-            let body = match declared {
-                Some(length) if length > MAX_FORM_BYTES as u64 => None,
-                _ => {
-                    // A request without a body reads as an empty form; one already read is
-                    // this code's mistake, and says so.
-                    let stream = match request.stream() {
-                        Ok(stream) => Some(stream),
-                        Err(worker::Error::BodyUsed) => return Err(worker::Error::BodyUsed),
-                        Err(_) => None,
-                    };
-                    read_limited(stream, MAX_FORM_BYTES).await?
-                }
-            };
+            let headers = request.headers().clone();
+            let body = read_limited(&headers, request.stream(), MAX_FORM_BYTES).await?;
             let Some(body) = body else {
                 return Response::error("the form is too large", 413).map(Some);
             };

@@ -29,16 +29,26 @@ impl Sleep for WorkerSleep {
     }
 }
 
-/// Reads a body of at most `limit` bytes, chunk by chunk, so that a longer one is refused
-/// without being held whole: `Ok(None)` when it is longer. `None` for the stream is a body
-/// that is absent (`null` in the runtime), which reads as empty.
+/// Reads the body of a request or a response (its `headers` and its `stream()`) of at most
+/// `limit` bytes, so that a longer one is refused without being held whole: `Ok(None)` when
+/// its `Content-Length` or its bytes pass the limit. A body that is absent (`null` in the
+/// runtime) reads as empty; one already read is an error.
 pub(crate) async fn read_limited(
-    stream: Option<worker::ByteStream>,
+    headers: &worker::Headers,
+    stream: worker::Result<worker::ByteStream>,
     limit: usize,
 ) -> worker::Result<Option<Vec<u8>>> {
+    let declared = headers
+        .get("content-length")?
+        .and_then(|length| length.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Ok(None);
+    }
     let mut body = Vec::new();
-    let Some(mut stream) = stream else {
-        return Ok(Some(body));
+    let mut stream = match stream {
+        Ok(stream) => stream,
+        Err(worker::Error::BodyUsed) => return Err(worker::Error::BodyUsed),
+        Err(_) => return Ok(Some(body)),
     };
     while let Some(chunk) = stream.next().await {
         let chunk = chunk?;
